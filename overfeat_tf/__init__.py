@@ -1,0 +1,31 @@
+"""overfeat-tf: OverFeat (Sermanet et al. 2013) in TensorFlow / Keras.
+
+    import overfeat_tf
+    model = overfeat_tf.OverFeat("accurate", num_classes=1000)
+    dense = overfeat_tf.DenseClassifier(model)   # fine-stride class maps
+
+Names are imported on first use, so `import overfeat_tf` (and the `overfeat`
+command's start-up) does not load TensorFlow until it is needed.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "DenseClassifier": "overfeat_tf.ops",
+    "NetworkSpec": "overfeat_tf.specs",
+    "OverFeat": "overfeat_tf.models",
+    "SPECS": "overfeat_tf.specs",
+    "feature_extractor": "overfeat_tf.models",
+    "get_spec": "overfeat_tf.specs",
+    "preprocess_input": "overfeat_tf.models",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'overfeat_tf' has no attribute {name!r}")

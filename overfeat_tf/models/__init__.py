@@ -1,0 +1,21 @@
+"""Keras builders for the OverFeat networks."""
+
+from overfeat_tf.models.backbone import backbone_layers
+from overfeat_tf.models.heads import classifier_layers
+from overfeat_tf.models.overfeat import (
+    MEAN,
+    STD,
+    OverFeat,
+    feature_extractor,
+    preprocess_input,
+)
+
+__all__ = [
+    "MEAN",
+    "STD",
+    "OverFeat",
+    "backbone_layers",
+    "classifier_layers",
+    "feature_extractor",
+    "preprocess_input",
+]

@@ -1,0 +1,157 @@
+"""The OverFeat model: one fully-convolutional network, any input size."""
+
+from __future__ import annotations
+
+import keras
+
+from overfeat_tf.models.backbone import backbone_layers
+from overfeat_tf.models.heads import classifier_layers
+from overfeat_tf.specs import NetworkSpec, get_spec
+
+__all__ = ["MEAN", "STD", "OverFeat", "feature_extractor", "preprocess_input"]
+
+# The original release's normalisation of RGB values in 0..255.
+MEAN = 118.380948
+STD = 61.896913
+
+
+def preprocess_input(images):
+    """Normalises RGB images in [0, 255] as the original OverFeat release does.
+
+    Only needed with `OverFeat(include_preprocessing=False)`; by default the
+    model applies it itself.
+
+    Args:
+        images: float tensor or array `[..., 3]`, RGB in [0, 255].
+
+    Returns:
+        `(images - 118.380948) / 61.896913`, same shape.
+    """
+    return (images - MEAN) / STD
+
+
+@keras.saving.register_keras_serializable(package="overfeat_tf")
+class OverFeat(keras.Model):
+    """OverFeat (Sermanet et al. 2013) as a Keras functional model.
+
+    Every layer, the fully connected ones included, is a convolution, so the
+    model takes images of any size at least the spec's window (221x221
+    accurate, 231x231 fast) and returns a map of class vectors: 1x1 at the
+    window, one cell per 36 (accurate) or 32 (fast) pixels beyond it. For the
+    fine 12 / 16 pixel stride see `overfeat_tf.ops.dense`.
+
+    Layers are named as in the paper (`conv1`..`conv6`, `pool1`, ..., `fc7`,
+    `fc8`, `fc9` for accurate; `conv1`..`conv5`, `fc6`..`fc8` for fast),
+    so `model.get_layer("conv5")` and `feature_extractor(model, "conv5")`
+    reach any feature map (paper 3.2).
+
+    Args:
+        spec: str, `NetworkSpec` or dict. `"accurate"`, `"fast"`, or a smaller
+            preset of `overfeat_tf.specs.SPECS`.
+        num_classes: int. Number of classes (1000 for ImageNet).
+        include_preprocessing: bool. If True (default) the model takes RGB in
+            [0, 255] and normalises it as the original release does
+            (`(x - 118.380948) / 61.896913`, layer `normalize`); if False it
+            takes already normalised input (see `preprocess_input`).
+        classifier_activation: str or None. Activation of the `predictions`
+            layer; `"softmax"` (default) or None for logits.
+        name: str. Model name; defaults to `overfeat_<spec name>`.
+
+    Input: float `[batch, height, width, 3]`, height and width at least the
+    window. Output: `[batch, map_height, map_width, num_classes]`.
+    """
+
+    def __init__(
+        self,
+        spec: str | NetworkSpec | dict = "accurate",
+        num_classes: int = 1000,
+        include_preprocessing: bool = True,
+        classifier_activation: str | None = "softmax",
+        name: str | None = None,
+        **kwargs,
+    ):
+        spec = get_spec(spec)
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(
+                "num_classes must be a positive int. "
+                f"Received: num_classes={num_classes!r}"
+            )
+        # === Layers ===
+        features = backbone_layers(spec)
+        head = classifier_layers(spec, num_classes, classifier_activation)
+
+        # === Functional Model ===
+        inputs = keras.Input(shape=(None, None, 3), name="image")
+        x = inputs
+        if include_preprocessing:
+            x = keras.layers.Rescaling(1.0 / STD, offset=-MEAN / STD, name="normalize")(
+                x
+            )
+        for layer in features + head:
+            x = layer(x)
+        super().__init__(
+            inputs=inputs, outputs=x, name=name or f"overfeat_{spec.name}", **kwargs
+        )
+
+        # === Config ===
+        self.spec = spec
+        self.num_classes = num_classes
+        self.include_preprocessing = include_preprocessing
+        self.classifier_activation = classifier_activation
+
+    @property
+    def last_conv(self) -> keras.layers.Layer:
+        """The last convolution (`conv6` accurate, `conv5` fast), before `pool`."""
+        return self.get_layer(self.spec.conv_layers[-1].name)
+
+    @property
+    def head_layers(self) -> list[keras.layers.Layer]:
+        """Layers after the last pooling, in order: the classifier."""
+        names = [layer.name for layer in self.layers]
+        start = names.index(self.spec.full_layers[0].name)
+        return self.layers[start:]
+
+    def get_config(self):
+        return {
+            "spec": self.spec.to_dict(),
+            "num_classes": self.num_classes,
+            "include_preprocessing": self.include_preprocessing,
+            "classifier_activation": self.classifier_activation,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def feature_extractor(model: keras.Model, layers: str | list[str]) -> keras.Model:
+    """A model giving the named layers' maps for an image (paper 3.2).
+
+    Args:
+        model: `OverFeat` (or any functional model).
+        layers: str or list of str. Layer names, e.g. `"conv5"` or
+            `["conv2", "pool6"]`.
+
+    Returns:
+        `keras.Model` with the same input as `model` and one output per name
+        (a single tensor for a single str).
+
+    Raises:
+        ValueError: if a name is not a layer of `model`.
+    """
+    names = [layers] if isinstance(layers, str) else list(layers)
+    known = [layer.name for layer in model.layers]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ValueError(
+            f"No layer named {unknown or names} in {model.name}. "
+            f"Expected one of {known[1:]}. Received: layers={layers!r}"
+        )
+    outputs = [model.get_layer(n).output for n in names]
+    return keras.Model(
+        model.input,
+        outputs[0] if isinstance(layers, str) else outputs,
+        name=f"{model.name}_features",
+    )
