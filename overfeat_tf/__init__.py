@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "DenseClassifier": "overfeat_tf.ops",
+    "MultiScaleClassifier": "overfeat_tf.ops",
     "NetworkSpec": "overfeat_tf.specs",
     "OverFeat": "overfeat_tf.models",
     "SPECS": "overfeat_tf.specs",
