@@ -36,6 +36,7 @@ __all__ = [
     "fine_stride",
     "layer_sizes",
     "map_sizes",
+    "multiply_adds",
     "output_map_size",
     "parse_size",
     "pool_name",
@@ -260,3 +261,38 @@ def cell_windows(spec: NetworkSpec | str, map_size, fine: bool = True) -> np.nda
     ys, xs = np.meshgrid(np.arange(h) * s, np.arange(w) * s, indexing="ij")
     boxes = np.stack([ys, xs, ys + spec.window, xs + spec.window], axis=-1)
     return boxes.astype(np.float32)
+
+
+def multiply_adds(
+    spec: NetworkSpec | str, size, num_classes: int = 1000, fine: bool = True
+) -> dict[str, int]:
+    """Multiply-adds of one image through every weighted layer.
+
+    Convolutions count `out_h * out_w * kernel^2 * in_channels * filters`; the
+    classifier counts one evaluation per output cell of the fine (or coarse)
+    map. At the window this is the paper's Table 4 "connections" (accurate
+    5369M, fast 2810M).
+
+    Args:
+        spec: `NetworkSpec` or preset name.
+        size: int or (height, width), at least the window.
+        num_classes: int. Width of the class layer.
+        fine: bool. Count the classifier over the fine (True) or coarse map.
+
+    Returns:
+        dict: layer name -> multiply-adds (int), in model order.
+    """
+    spec = get_spec(spec)
+    sizes = dict(layer_sizes(spec, size))
+    out, channels = {}, 3
+    for layer in spec.conv_layers:
+        h, w = sizes[layer.name]
+        out[layer.name] = h * w * layer.kernel**2 * channels * layer.filters
+        channels = layer.filters
+    cells = np.prod(output_map_size(spec, size, fine=fine))
+    kernel = fc_kernel(spec)
+    for layer in spec.full_layers:
+        units = layer.filters or num_classes
+        out[layer.name] = int(cells) * kernel**2 * channels * units
+        channels, kernel = units, 1
+    return out

@@ -139,3 +139,22 @@ def test_parse_size():
     assert geometry.parse_size("461x569") == (461, 569)
     assert geometry.parse_size("221") == (221, 221)
     assert geometry.parse_size("10X20") == (10, 20)
+
+
+@pytest.mark.parametrize("arch, millions", [("accurate", 5369), ("fast", 2810)])
+def test_multiply_adds_at_the_window_are_table_4(arch, millions):
+    total = sum(geometry.multiply_adds(arch, get_spec(arch).window).values())
+    assert total / 1e6 == pytest.approx(millions, rel=0.01)
+
+
+def test_multiply_adds_hand_worked():
+    # accurate conv1 at 221: 108 * 108 outputs * 7 * 7 * 3 inputs * 96 filters.
+    macs = geometry.multiply_adds("accurate", (461, 569))
+    assert (
+        geometry.multiply_adds("accurate", 221)["conv1"] == 108 * 108 * 7 * 7 * 3 * 96
+    )
+    # At 461x569 the classifier runs on 21 x 30 fine cells: fc7 is 5*5*1024*4096 each.
+    assert macs["fc7"] == 21 * 30 * 5 * 5 * 1024 * 4096
+    coarse = geometry.multiply_adds("accurate", (461, 569), fine=False)
+    assert coarse["fc7"] == 7 * 10 * 5 * 5 * 1024 * 4096
+    assert coarse["conv6"] == macs["conv6"] == 35 * 44 * 9 * 1024 * 1024

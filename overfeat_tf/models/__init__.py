@@ -2,6 +2,7 @@
 
 from overfeat_tf.models.backbone import backbone_layers
 from overfeat_tf.models.heads import classifier_layers
+from overfeat_tf.models.layers import FullyConnected
 from overfeat_tf.models.overfeat import (
     MEAN,
     STD,
@@ -11,6 +12,7 @@ from overfeat_tf.models.overfeat import (
 )
 
 __all__ = [
+    "FullyConnected",
     "MEAN",
     "STD",
     "OverFeat",

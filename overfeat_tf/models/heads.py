@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from overfeat_tf.geometry import fc_kernel
+from overfeat_tf.models.layers import FullyConnected
 from overfeat_tf.specs import NetworkSpec
 
 __all__ = ["classifier_layers"]
@@ -17,7 +18,8 @@ def classifier_layers(
 ) -> list[keras.layers.Layer]:
     """Builds the classifier (layers 7-9 accurate, 6-8 fast) as named layers.
 
-    The first fully connected layer is a `Conv2D` whose kernel covers the
+    The first fully connected layer is a `Conv2D` (`FullyConnected`, computed
+    as a matmul) whose kernel covers the
     pooled map at the training window (accurate 5x5, fast 6x6); the others are
     1x1. Hidden layers are ReLU with dropout (`<name>_dropout`, training only);
     the class layer gives logits, and `predictions` applies
@@ -37,7 +39,7 @@ def classifier_layers(
     for i, row in enumerate(rows):
         last = i == len(rows) - 1
         layers.append(
-            keras.layers.Conv2D(
+            FullyConnected(
                 num_classes if last else row.filters,
                 fc_kernel(spec) if i == 0 else 1,
                 activation=None if last else "relu",
@@ -49,7 +51,10 @@ def classifier_layers(
             layers.append(
                 keras.layers.Dropout(spec.dropout, name=f"{row.name}_dropout")
             )
+    # float32 even under a mixed precision policy, as Keras advises for outputs.
     layers.append(
-        keras.layers.Activation(classifier_activation or "linear", name="predictions")
+        keras.layers.Activation(
+            classifier_activation or "linear", name="predictions", dtype="float32"
+        )
     )
     return layers

@@ -6,14 +6,17 @@ classifier runs on each of the k*k pooled maps, and the outputs are
 interleaved, so the output stride is `total_stride / k` (12 accurate, 16 fast)
 instead of `total_stride` (36 / 32).
 
-Two formulations give the same numbers:
+Three formulations give the same numbers:
 
 - `"offsets"` (the paper's, kept as the reference): slice the unpooled map at
   each offset, pool with stride k, run the classifier, interleave.
-- `"space_to_batch"` (the default): pool once with stride 1, then run the
-  classifier with its first layer dilated by k, written as `space_to_batch`
-  -> classifier -> `batch_to_space` (as `tf.nn.atrous_conv2d` does): the
-  k*k offset maps travel as one batch through one call of each layer.
+- `"dilated"` (the default): pool once with stride 1, then run the first
+  classifier layer with its window cells k apart (`FullyConnected` with
+  `dilation=k`) and the 1x1 layers as they are. Every fine cell is computed
+  once, with no interleaving and no padding.
+- `"space_to_batch"`: pool with stride 1, `space_to_batch` the k*k offset
+  maps into the batch, run the classifier unchanged, `batch_to_space` (as
+  `tf.nn.atrous_conv2d` does); works with any head layers.
 
 With an unpooled map of n cells and a first fully connected kernel F, the
 fine map has `n - k * F + 1` cells; offset d contributes
@@ -32,7 +35,7 @@ from overfeat_tf.geometry import fc_kernel
 
 __all__ = ["DenseClassifier", "FORMULATIONS", "coarse_map", "fine_map"]
 
-FORMULATIONS = ("space_to_batch", "offsets")
+FORMULATIONS = ("dilated", "space_to_batch", "offsets")
 
 
 def _pool(x, k, stride):
@@ -92,24 +95,31 @@ def _fine_space_to_batch(prepool, head, k, f):
     return tf.batch_to_space(y, [k, k], [[0, crop_h], [0, crop_w]])
 
 
-def fine_map(prepool, head, k, f, formulation="space_to_batch"):
+def _fine_dilated(prepool, head, k):
+    return head(_pool(prepool, k, 1), dilation=k)
+
+
+def fine_map(prepool, head, k, f, formulation="dilated"):
     """The classifier map at the fine stride, from the unpooled feature map.
 
     Args:
         prepool: float tensor `[batch, n_h, n_w, channels]`, the last
             convolution's unpooled map; `n_h, n_w >= k * f`.
-        head: callable, pooled map `[b, h, w, channels]` -> `[b, h - f + 1,
-            w - f + 1, classes]` (the classifier, first kernel f).
+        head: callable `head(pooled, dilation=1)`: pooled map `[b, h, w,
+            channels]` -> `[b, h - d * (f - 1), w - d * (f - 1), classes]`
+            (the classifier, first kernel f, its window cells d apart).
         k: int. Size of the last max pooling (the number of offsets per axis).
         f: int. Kernel of the first fully connected layer.
-        formulation: str. `"space_to_batch"` (default) or `"offsets"` (the
-            paper's; the reference).
+        formulation: str. `"dilated"` (default), `"space_to_batch"` or
+            `"offsets"` (the paper's; the reference).
 
     Returns:
         `[batch, n_h - k * f + 1, n_w - k * f + 1, classes]`: cell (i, j) is
         the classifier's output for the window at (i * s, j * s) input pixels,
         s the fine stride.
     """
+    if formulation == "dilated":
+        return _fine_dilated(prepool, head, k)
     if formulation == "space_to_batch":
         return _fine_space_to_batch(prepool, head, k, f)
     if formulation == "offsets":
@@ -124,19 +134,20 @@ class DenseClassifier:
     """Runs an `OverFeat` model densely over whole images.
 
     Splits the model at its last convolution: `trunk` (image -> unpooled map)
-    runs once per image, `head` (pooled map -> class map) once per batch of
-    offsets. Both share the model's layers and weights.
+    runs once per image, the head layers (pooled map -> class map) on the
+    pooled maps of every offset. Both share the model's layers and weights.
 
     Args:
         model: `overfeat_tf.models.OverFeat`.
-        formulation: str. `"space_to_batch"` (default) or `"offsets"`.
+        formulation: str. `"dilated"` (default), `"space_to_batch"` or
+            `"offsets"` (see the module docstring).
 
     Call: `dense(images, fine=True)` with float `[batch, height, width, 3]`
     (height, width at least the window) returns the class map
     `[batch, map_h, map_w, classes]` at the fine (default) or coarse stride.
     """
 
-    def __init__(self, model, formulation: str = "space_to_batch"):
+    def __init__(self, model, formulation: str = "dilated"):
         if formulation not in FORMULATIONS:
             raise ValueError(
                 f"Unknown formulation. Expected one of {FORMULATIONS}. "
@@ -150,14 +161,18 @@ class DenseClassifier:
         self.trunk = keras.Model(
             model.input, model.last_conv.output, name=f"{model.name}_trunk"
         )
-        pooled = keras.Input(shape=(None, None, model.last_conv.filters), name="pooled")
-        x = pooled
-        for layer in model.head_layers:
-            x = layer(x)
-        self.head = keras.Model(pooled, x, name=f"{model.name}_head")
+        self.head_layers = model.head_layers
 
-    def _head(self, pooled):
-        return self.head(pooled, training=False)
+    def head(self, pooled, dilation: int = 1):
+        """The classifier on a pooled map; the first layer's window cells
+        `dilation` apart. Inference mode (no dropout)."""
+        x = pooled
+        for i, layer in enumerate(self.head_layers):
+            if i == 0 and dilation != 1:
+                x = layer(x, dilation=dilation)
+            else:
+                x = layer(x, training=False)
+        return x
 
     def features(self, images):
         """The unpooled last-convolution map `[batch, n_h, n_w, channels]`."""
@@ -166,9 +181,9 @@ class DenseClassifier:
     def classify_features(self, prepool, fine: bool = True):
         """The class map from the unpooled map `features(images)` returns."""
         if not fine:
-            return coarse_map(prepool, self._head, self.pool_size)
+            return coarse_map(prepool, self.head, self.pool_size)
         return fine_map(
-            prepool, self._head, self.pool_size, self.fc_kernel, self.formulation
+            prepool, self.head, self.pool_size, self.fc_kernel, self.formulation
         )
 
     def __call__(self, images, fine: bool = True):

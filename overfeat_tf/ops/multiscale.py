@@ -119,7 +119,7 @@ class MultiScaleClassifier:
         fine: bool = True,
         top_k: int = 5,
         mode: str = "aspect",
-        formulation: str = "space_to_batch",
+        formulation: str = "dilated",
     ):
         spec = model.spec
         if not spec.scales:

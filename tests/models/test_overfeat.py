@@ -1,5 +1,6 @@
 """The Keras model: layer names, FC-as-conv kernels, init, dropout, config."""
 
+import keras
 import numpy as np
 import pytest
 from conftest import narrow, randomize
@@ -19,7 +20,7 @@ def fast():
 
 
 def _conv_names(model):
-    return [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    return [l.name for l in model.layers if isinstance(l, keras.layers.Conv2D)]
 
 
 def test_accurate_full_size(accurate):
@@ -124,8 +125,6 @@ def test_config_round_trip_and_saving(tmp_path):
     np.testing.assert_allclose(clone(x), model(x), rtol=1e-5, atol=1e-6)
     path = tmp_path / "model.keras"
     model.save(path)
-    import keras
-
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, OverFeat) and loaded.spec == spec
     np.testing.assert_allclose(loaded(x), model(x), rtol=1e-5, atol=1e-6)

@@ -134,9 +134,13 @@ def test_padded_networks_formulations_agree_and_see_their_receptive_field(
 def test_fine_map_shape_arithmetic_on_raw_maps():
     # Hand-worked: k = 3, f = 2, n = 10 -> 10 - 6 + 1 = 5 cells. Offsets 0, 1, 2
     # contribute floor((10 - d) / 3) - 2 + 1 = 2, 2, 1 cells at 0,3 / 1,4 / 2.
-    def head(pooled):  # sum over a 2x2 window of the pooled map, per channel
+    def head(pooled, dilation=1):  # sum over a 2x2 window of the pooled map
         return tf.nn.depthwise_conv2d(
-            pooled, tf.ones((2, 2, 1, 1)), [1, 1, 1, 1], "VALID"
+            pooled,
+            tf.ones((2, 2, 1, 1)),
+            [1, 1, 1, 1],
+            "VALID",
+            dilations=[dilation] * 2,
         )
 
     prepool = tf.reshape(tf.range(100, dtype=tf.float32), (1, 10, 10, 1))
