@@ -11,7 +11,6 @@ import argparse
 import pathlib
 
 import keras
-import numpy as np
 import tensorflow as tf
 from _common import he_weights, matmul_gflops, median_seconds, report
 
@@ -106,7 +105,8 @@ def main():
             ),
             (
                 "same top-5 (bf16 vs f32)",
-                f"{results['same_top5_bfloat16']}  {top5['float32']} / {top5['mixed_bfloat16']}",
+                f"{results['same_top5_bfloat16']}  "
+                f"{top5['float32']} / {top5['mixed_bfloat16']}",
             ),
             ("paper, K20x GPU", "about 2 s/image"),
         ],

@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-__all__ = ["add_describe_args", "build_parser", "main", "run_describe"]
+__all__ = [
+    "add_describe_args",
+    "add_features_args",
+    "add_import_weights_args",
+    "build_parser",
+    "main",
+    "run_describe",
+    "run_features",
+    "run_import_weights",
+]
 
 
 def _size(text):
@@ -67,19 +77,126 @@ def run_describe(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_import_weights_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `overfeat import-weights` / `pipelines/import_weights.py`."""
+    parser.add_argument(
+        "path", help="release weight file (net_weight_0 or net_weight_1)"
+    )
+    parser.add_argument(
+        "--arch",
+        required=True,
+        choices=["fast", "accurate"],
+        help="fast for net_weight_0, accurate for net_weight_1",
+    )
+    parser.add_argument("--out", required=True, help="model folder to create")
+    parser.add_argument("--labels", help="class names file, one per line")
+    parser.add_argument("--classes", type=_positive_int, default=1000)
+    parser.add_argument("--overwrite", action="store_true", help="replace --out")
+    return parser
+
+
+def run_import_weights(args: argparse.Namespace) -> int:
+    """Runs `overfeat import-weights`; returns the exit code."""
+    from overfeat_tf.model_dir import save_model_dir
+    from overfeat_tf.models import OverFeat
+    from overfeat_tf.weights import load_class_names, load_release_weights
+
+    names = load_class_names(args.labels, args.classes) if args.labels else None
+    model = OverFeat(args.arch, num_classes=args.classes)
+    load_release_weights(model, args.path)
+    save_model_dir(model, args.out, class_names=names, overwrite=args.overwrite)
+    print(
+        f"Imported {args.path} ({args.arch}, {model.count_params():,} values) "
+        f"into {args.out}"
+    )
+    return 0
+
+
+def add_features_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `overfeat features` / `pipelines/features.py`."""
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("--model", required=True, help="model folder")
+    parser.add_argument(
+        "--layer", required=True, help="layer name, e.g. conv5 or pool6"
+    )
+    parser.add_argument("--out", required=True, help="output .npy file")
+    parser.add_argument(
+        "--size",
+        type=_size,
+        metavar="HxW",
+        help="resize every image to this size first (needed when sizes differ)",
+    )
+    return parser
+
+
+def run_features(args: argparse.Namespace) -> int:
+    """Runs `overfeat features`; returns the exit code."""
+    import numpy as np
+    import tensorflow as tf
+
+    from overfeat_tf.images import read_image
+    from overfeat_tf.model_dir import load_model_dir
+    from overfeat_tf.models import feature_extractor
+
+    if not args.out.endswith(".npy"):
+        raise ValueError(f"--out must name a .npy file. Received: {args.out!r}")
+    model, _ = load_model_dir(args.model)
+    extractor = feature_extractor(model, args.layer)
+    images = [read_image(p) for p in args.images]
+    if args.size:
+        images = [tf.image.resize(x, args.size, antialias=True).numpy() for x in images]
+    sizes = {x.shape[:2] for x in images}
+    if len(sizes) > 1:
+        raise ValueError(
+            f"Images have different sizes {sorted(sizes)}; pass --size HxW to "
+            "resize them to one."
+        )
+    window = model.spec.window
+    small = [
+        p for p, x in zip(args.images, images, strict=True) if min(x.shape[:2]) < window
+    ]
+    if small:
+        raise ValueError(
+            f"Images smaller than the {window}x{window} window: {small}; pass --size."
+        )
+    features = extractor.predict(np.stack(images), batch_size=8, verbose=0)
+    tmp = args.out + ".partial.npy"
+    np.save(tmp, features)
+    os.replace(tmp, args.out)
+    print(f"{args.layer} features {features.shape} -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="overfeat",
         description="OverFeat: integrated classification, localization and detection.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_describe_args(
-        sub.add_parser(
+    commands = [
+        (
             "describe",
-            help="parameters, strides and map sizes of a network",
-            description="Build a network; print its parameters, strides, map sizes.",
-        )
-    ).set_defaults(run=run_describe)
+            add_describe_args,
+            run_describe,
+            "parameters, strides and map sizes of a network",
+        ),
+        (
+            "import-weights",
+            add_import_weights_args,
+            run_import_weights,
+            "load the original release's weights into a model folder",
+        ),
+        (
+            "features",
+            add_features_args,
+            run_features,
+            "a layer's feature maps for images (paper 3.2)",
+        ),
+    ]
+    for name, add_args, run, help_text in commands:
+        add_args(
+            sub.add_parser(name, help=help_text, description=help_text)
+        ).set_defaults(run=run)
     return parser
 
 
@@ -88,7 +205,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as e:
+    except (ValueError, FileExistsError) as e:
         parser.exit(2, f"overfeat {args.command}: error: {e}\n")
 
 

@@ -20,7 +20,7 @@ def fast():
 
 
 def _conv_names(model):
-    return [l.name for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    return [x.name for x in model.layers if isinstance(x, keras.layers.Conv2D)]
 
 
 def test_accurate_full_size(accurate):

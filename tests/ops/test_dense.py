@@ -21,7 +21,7 @@ def _model(spec, seed, classes=6):
 
 
 def _crops(image, size, stride, window):
-    """All window crops at (i * stride, j * stride): [rows, cols, b, window, window, 3]."""
+    """Window crops at (i * stride, j * stride): [rows, cols, b, window, window, 3]."""
     rows, cols = size
     return np.stack(
         [
