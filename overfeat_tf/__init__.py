@@ -4,11 +4,13 @@
     model = overfeat_tf.OverFeat("accurate", num_classes=1000)
     dense = overfeat_tf.DenseClassifier(model)   # fine-stride class maps
 
-Names are imported on first use, so `import overfeat_tf` (and the `overfeat`
-command's start-up) does not load TensorFlow until it is needed.
+Importing the package registers its TFDS datasets (`fashion_scenes`,
+`neon_trees`); other names are imported on first use.
 """
 
 import importlib
+
+import overfeat_tf.data  # noqa: F401  (registers the TFDS builders)
 
 __version__ = "0.1.0"
 

@@ -15,11 +15,13 @@ import os
 import sys
 
 __all__ = [
+    "add_contact_sheet_args",
     "add_describe_args",
     "add_features_args",
     "add_import_weights_args",
     "build_parser",
     "main",
+    "run_contact_sheet",
     "run_describe",
     "run_features",
     "run_import_weights",
@@ -167,6 +169,36 @@ def run_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_contact_sheet_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `overfeat contact-sheet` / `pipelines/contact_sheet.py`."""
+    parser.add_argument(
+        "dataset", help="TFDS name, e.g. fashion_scenes/detection or neon_trees"
+    )
+    parser.add_argument("--split", default="train")
+    parser.add_argument(
+        "--count", type=_positive_int, default=16, help="examples to show"
+    )
+    parser.add_argument("--columns", type=_positive_int, default=4)
+    parser.add_argument(
+        "--scale", type=_positive_int, default=2, help="enlarge each image"
+    )
+    parser.add_argument("--data-dir", help="TFDS data dir (default: TFDS' own)")
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    return parser
+
+
+def run_contact_sheet(args: argparse.Namespace) -> int:
+    """Runs `overfeat contact-sheet`; returns the exit code."""
+    from overfeat_tf.data.inspect import dataset_contact_sheet
+
+    sheet = dataset_contact_sheet(
+        args.dataset, args.split, args.count, args.columns, args.scale, args.data_dir
+    )
+    sheet.save(args.out)
+    print(f"{args.count} examples of {args.dataset} [{args.split}] -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="overfeat",
@@ -191,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
             add_features_args,
             run_features,
             "a layer's feature maps for images (paper 3.2)",
+        ),
+        (
+            "contact-sheet",
+            add_contact_sheet_args,
+            run_contact_sheet,
+            "a PNG of dataset examples with their boxes and labels",
         ),
     ]
     for name, add_args, run, help_text in commands:

@@ -37,3 +37,20 @@ def randomize(model, seed: int) -> None:
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def tfds_dir(tmp_path_factory):
+    """A TFDS data dir shared by the whole session; datasets build on first use."""
+    return str(tmp_path_factory.mktemp("tensorflow_datasets"))
+
+
+def build(name: str, data_dir: str):
+    """Builds (once per data dir) and returns the TFDS builder for `name`."""
+    import tensorflow_datasets as tfds
+
+    import overfeat_tf.data  # noqa: F401
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    builder.download_and_prepare()
+    return builder

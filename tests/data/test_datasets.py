@@ -1,0 +1,176 @@
+"""The embedded TFDS datasets: boxes, splits, counts, determinism."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from conftest import build
+from PIL import Image
+
+from overfeat_tf.data import neon_trees
+from overfeat_tf.data.fashion_scenes import BACKGROUNDS, ITEM_RANGES, SceneConfig
+from overfeat_tf.data.raw import raw_data_dir
+
+NAMES = [
+    "neon_trees",
+    "fashion_scenes/classification",
+    "fashion_scenes/localization",
+    "fashion_scenes/detection",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, counts",
+    [
+        # neon: YELL 6x5 tiles (last column of 5 is validation), OSBS and SOAP 2x2
+        # (bottom-right is validation): train 25 + 3 + 3, validation 5 + 1 + 1.
+        ("neon_trees", {"train": 31, "validation": 7}),
+        (
+            "fashion_scenes/classification",
+            {"train": 3000, "validation": 300, "test": 600},
+        ),
+        (
+            "fashion_scenes/localization",
+            {"train": 3000, "validation": 300, "test": 600},
+        ),
+        ("fashion_scenes/detection", {"train": 1500, "validation": 200, "test": 400}),
+    ],
+)
+def test_counts_and_boxes(name, counts, tfds_dir):
+    builder = build(name, tfds_dir)
+    assert {k: v.num_examples for k, v in builder.info.splits.items()} == counts
+    n_boxes = 0
+    for split in counts:
+        for ex in tfds.as_numpy(builder.as_dataset(split=split)):
+            assert ex["image"].dtype == np.uint8 and ex["image"].shape[2] == 3
+            if "objects" not in ex:
+                assert 0 <= ex["label"] < 10
+                continue
+            boxes = ex["objects"]["bbox"]
+            n_boxes += len(boxes)
+            assert len(boxes) == len(ex["objects"]["label"])
+            if len(boxes):
+                # Inside the image and non-degenerate: 0 <= min < max <= 1.
+                assert (boxes >= 0).all() and (boxes <= 1).all()
+                assert (boxes[:, 2] > boxes[:, 0]).all() and (
+                    boxes[:, 3] > boxes[:, 1]
+                ).all()
+            if name == "fashion_scenes/localization":
+                assert len(boxes) == 1 and ex["objects"]["label"][0] == ex["label"]
+    if name == "neon_trees":
+        # The three XML files hold 279 + 61 + 37 boxes; each is in one tile.
+        assert n_boxes == 279 + 61 + 37
+
+
+def test_every_tree_box_lands_in_exactly_one_tile_clipped(tfds_dir):
+    builder = build("neon_trees", tfds_dir)
+    tiles = {}
+    for split in ("train", "validation"):
+        for ex in tfds.as_numpy(builder.as_dataset(split=split)):
+            tiles[ex["image/filename"].decode()] = (split, ex)
+    folder = raw_data_dir() / "neon_trees"
+    for stem, cols, rows, _ in neon_trees.SOURCES:
+        boxes = neon_trees.parse_voc_boxes(folder / f"{stem}.xml")
+        h, w = np.asarray(Image.open(folder / f"{stem}.jpg")).shape[:2]
+        grid = neon_trees.tile_grid(h, w, rows, cols)
+        found = np.zeros(len(boxes), int)
+        for r, c, top, left, bottom, right in grid:
+            split, ex = tiles[f"{stem}_r{r}_c{c}"]
+            assert ex["image"].shape[:2] == (bottom - top, right - left)
+            cy, cx = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+            mine = (cy >= top) & (cy < bottom) & (cx >= left) & (cx < right)
+            found += mine
+            # The stored boxes, back in source pixels, are the clipped XML boxes.
+            th, tw = bottom - top, right - left
+            stored = ex["objects"]["bbox"] * [th, tw, th, tw] + [top, left, top, left]
+            want = np.clip(boxes[mine], [top, left] * 2, [bottom, right] * 2)
+            np.testing.assert_allclose(
+                np.sort(stored, axis=0), np.sort(want, axis=0), atol=1e-3
+            )
+        np.testing.assert_array_equal(found, 1)
+
+
+def test_neon_splits_are_disjoint_regions():
+    # Tiles of one image never overlap, and each tile belongs to one split.
+    grid = neon_trees.tile_grid(1035, 1249, 5, 6)
+    cover = np.zeros((1035, 1249), int)
+    for _, _, top, left, bottom, right in grid:
+        cover[top:bottom, left:right] += 1
+    np.testing.assert_array_equal(cover, 1)
+
+
+def test_fashion_splits_share_no_items_or_photographs():
+    for a in ITEM_RANGES:
+        for b in ITEM_RANGES:
+            if a < b:
+                (lo1, hi1), (lo2, hi2) = ITEM_RANGES[a], ITEM_RANGES[b]
+                assert hi1 <= lo2 or hi2 <= lo1
+                assert not set(BACKGROUNDS[a]) & set(BACKGROUNDS[b])
+
+
+def _shards(builder):
+    return {
+        p.name: p.read_bytes() for p in sorted(builder.data_path.glob("*.tfrecord*"))
+    }
+
+
+def test_builds_are_deterministic(tmp_path):
+    small = SceneConfig(
+        name="detection_check",
+        task="detection",
+        image_size=96,
+        min_objects=0,
+        max_objects=6,
+        num_examples=(("train", 24), ("validation", 6), ("test", 6)),
+    )
+    shards = []
+    for i in range(2):
+        builder = tfds.builder(
+            "fashion_scenes", config=small, data_dir=str(tmp_path / f"f{i}")
+        )
+        builder.download_and_prepare()
+        neon = tfds.builder("neon_trees", data_dir=str(tmp_path / f"n{i}"))
+        neon.download_and_prepare()
+        shards.append((_shards(builder), _shards(neon)))
+    assert shards[0][0] and shards[0][1]
+    assert shards[0] == shards[1]
+
+
+def test_load_after_importing_the_package(tfds_dir):
+    build("fashion_scenes/detection", tfds_dir)
+    code = (
+        "import overfeat_tf, tensorflow_datasets as tfds;"
+        "ds = tfds.load('fashion_scenes/detection', split='test', "
+        f"data_dir={tfds_dir!r});"
+        "print(len(list(ds)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "400", out.stderr[-2000:]
+
+
+def test_contact_sheet_command(tfds_dir, tmp_path):
+    build("fashion_scenes/localization", tfds_dir)
+    out = tmp_path / "sheet.png"
+    from overfeat_tf.cli import main
+
+    assert (
+        main(
+            [
+                "contact-sheet",
+                "fashion_scenes/localization",
+                "--data-dir",
+                tfds_dir,
+                "--count",
+                "6",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    sheet = np.asarray(Image.open(out))
+    assert sheet.shape[0] > 2 * 128 and sheet.shape[1] > 4 * 128
+    assert sheet.std() > 10  # not blank
