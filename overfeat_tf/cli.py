@@ -19,12 +19,14 @@ __all__ = [
     "add_describe_args",
     "add_features_args",
     "add_import_weights_args",
+    "add_train_classify_args",
     "build_parser",
     "main",
     "run_contact_sheet",
     "run_describe",
     "run_features",
     "run_import_weights",
+    "run_train_classify",
 ]
 
 
@@ -199,6 +201,46 @@ def run_contact_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_train_classify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `overfeat train classify` / `pipelines/train_classifier.py`."""
+    from overfeat_tf.config import PRESETS
+
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), help="start from a named config"
+    )
+    parser.add_argument("--config", help="YAML config file (may name a preset: key)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one value, e.g. --set train.epochs=3 (repeatable)",
+    )
+    return parser
+
+
+def resolve_config(args: argparse.Namespace):
+    """The config that `--preset`, `--config` and `--set` describe."""
+    from overfeat_tf.config import Config, apply_overrides, get_config, load_config
+
+    config = get_config(args.preset) if args.preset else Config()
+    if args.config:
+        config = load_config(args.config, base=config)
+    return apply_overrides(config, args.set)
+
+
+def run_train_classify(args: argparse.Namespace) -> int:
+    """Runs `overfeat train classify`; returns the exit code."""
+    from overfeat_tf.train import train_classifier
+
+    config = resolve_config(args)
+    result = train_classifier(config)
+    last = {k: round(v[-1], 4) for k, v in result["history"].items() if v}
+    print(f"Trained {config.model.arch} on {config.data.dataset}: {last}")
+    print(f"Model folder: {result['model_dir']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="overfeat",
@@ -231,6 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
             "a PNG of dataset examples with their boxes and labels",
         ),
     ]
+    train = sub.add_parser(
+        "train", help="train a network", description="Train a network."
+    )
+    tasks = train.add_subparsers(dest="task", required=True, metavar="TASK")
+    add_train_classify_args(
+        tasks.add_parser(
+            "classify",
+            help="the classifier (paper 3.1) with keras fit under tf.distribute",
+            description="Train the classifier (paper 3.1).",
+        )
+    ).set_defaults(run=run_train_classify)
     for name, add_args, run, help_text in commands:
         add_args(
             sub.add_parser(name, help=help_text, description=help_text)
@@ -243,7 +296,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileExistsError) as e:
+    except (ValueError, FileExistsError, FileNotFoundError) as e:
         parser.exit(2, f"overfeat {args.command}: error: {e}\n")
 
 

@@ -1,6 +1,6 @@
 """`overfeat contact-sheet` as a script (same flags).
 
-    python pipelines/contact_sheet.py fashion_scenes/detection --out sheet.png
+python pipelines/contact_sheet.py fashion_scenes/detection --out sheet.png
 """
 
 import argparse

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from overfeat_tf.geometry import pool_name
-from overfeat_tf.specs import NetworkSpec
+from overfeat_tf.specs import NetworkSpec, kernel_initializer
 
 __all__ = ["backbone_layers"]
 
@@ -29,7 +29,7 @@ def backbone_layers(spec: NetworkSpec) -> list[keras.layers.Layer]:
     Returns:
         list of `keras.layers.Layer`, to be applied in order.
     """
-    init = keras.initializers.RandomNormal(stddev=spec.init_stddev)
+    init = kernel_initializer(spec)
     layers = []
     for row in spec.conv_layers:
         same = (

@@ -6,7 +6,7 @@ import keras
 
 from overfeat_tf.geometry import fc_kernel
 from overfeat_tf.models.layers import FullyConnected
-from overfeat_tf.specs import NetworkSpec
+from overfeat_tf.specs import NetworkSpec, kernel_initializer
 
 __all__ = ["classifier_layers"]
 
@@ -33,7 +33,7 @@ def classifier_layers(
     Returns:
         list of `keras.layers.Layer`, to be applied in order to the pooled map.
     """
-    init = keras.initializers.RandomNormal(stddev=spec.init_stddev)
+    init = kernel_initializer(spec)
     rows = spec.full_layers
     layers = []
     for i, row in enumerate(rows):

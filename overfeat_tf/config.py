@@ -1,0 +1,226 @@
+"""Run configuration: dataclasses, named presets, YAML files, dotted overrides.
+
+    config = get_config("fashion_small")              # a preset
+    config = load_config("run.yaml")                  # a YAML file (any subset)
+    config = apply_overrides(config, ["train.epochs=3", "model.arch=tiny_fast"])
+
+Every run writes its resolved config (`config.yaml`) next to its checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+import yaml
+
+__all__ = [
+    "Config",
+    "DataConfig",
+    "DistributeConfig",
+    "ModelConfig",
+    "PRESETS",
+    "RunConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "config_from_dict",
+    "get_config",
+    "load_config",
+    "save_config",
+]
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    arch: str = "accurate"  # a preset of overfeat_tf.specs.SPECS
+    num_classes: int = 1000
+
+
+@dataclasses.dataclass
+class DataConfig:
+    dataset: str = "imagenet2012"  # any TFDS dataset with `image` and `label`
+    data_dir: str | None = None  # TFDS data dir (None: TFDS' default)
+    manual_dir: str | None = None  # imagenet2012: folder with the ILSVRC tars
+    train_split: str = "train"
+    eval_split: str = "validation"
+    resize_short: int = 256  # paper 3.1: the shorter side is resized to 256
+    shuffle_buffer: int = 10_000
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    epochs: int = 90
+    global_batch_size: int = 128  # paper 3.1
+    # Learning rate at a global batch of `base_batch_size`; it scales linearly
+    # with the global batch (lr = base_lr * global_batch / base_batch).
+    base_learning_rate: float = 5e-2
+    base_batch_size: int = 128
+    lr_decay_epochs: tuple = (30, 50, 60, 70, 80)  # halved after each
+    lr_decay_factor: float = 0.5
+    momentum: float = 0.6
+    weight_decay: float = 1e-5  # L2, on kernels (not biases)
+    steps_per_epoch: int | None = None  # None: one pass over the train split
+    validation_steps: int | None = None  # None: the whole eval split
+    seed: int = 0
+    deterministic: bool = False  # TF op determinism (slower; exact resumes)
+    verbose: int = 1  # Keras progress: 0 silent, 1 bar, 2 a line per epoch
+
+
+@dataclasses.dataclass
+class DistributeConfig:
+    # "default" (one device), "mirrored" (one host, all its GPUs; on a CPU
+    # machine `cpu_devices` logical CPUs) or "multi_worker" (TF_CONFIG).
+    strategy: str = "default"
+    cpu_devices: int = 0  # > 0: split the CPU into this many logical devices
+
+
+@dataclasses.dataclass
+class RunConfig:
+    out_dir: str = "runs/overfeat"
+    tensorboard: bool = True
+    log_images: int = 4  # training inputs written to TensorBoard
+
+
+@dataclasses.dataclass
+class Config:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    distribute: DistributeConfig = dataclasses.field(default_factory=DistributeConfig)
+    run: RunConfig = dataclasses.field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["train"]["lr_decay_epochs"] = list(out["train"]["lr_decay_epochs"])
+        return out
+
+
+def _accurate():
+    # The paper's recipe (3.1) for the accurate model on ImageNet.
+    return Config(run=RunConfig(out_dir="runs/accurate"))
+
+
+def _fast():
+    config = _accurate()
+    config.model.arch = "fast"
+    config.run.out_dir = "runs/fast"
+    return config
+
+
+def _fashion_small():
+    # The embedded fashion_scenes/classification set (112x112 scenes, 10
+    # classes) with the small accurate network (85 px window). The short side
+    # goes to 98 (= 85 * 256 / 221, the paper's ratio of resize to window).
+    # Training is short, so the learning rate is higher, momentum the usual 0.9
+    # and the decay steps early.
+    return Config(
+        model=ModelConfig(arch="small_accurate", num_classes=10),
+        data=DataConfig(
+            dataset="fashion_scenes/classification",
+            eval_split="validation",
+            resize_short=98,
+            shuffle_buffer=3000,
+        ),
+        train=TrainConfig(
+            epochs=12,
+            global_batch_size=64,
+            base_learning_rate=0.02,
+            base_batch_size=64,
+            lr_decay_epochs=(8, 11),
+            lr_decay_factor=0.2,
+            momentum=0.9,
+            weight_decay=5e-4,
+        ),
+        run=RunConfig(out_dir="runs/fashion_small"),
+    )
+
+
+PRESETS = {"accurate": _accurate, "fast": _fast, "fashion_small": _fashion_small}
+
+
+def get_config(name: str) -> Config:
+    """A fresh copy of a named preset (`accurate`, `fast`, `fashion_small`)."""
+    if name not in PRESETS:
+        raise ValueError(
+            f"Unknown config preset. Expected one of {sorted(PRESETS)}. "
+            f"Received: {name!r}"
+        )
+    return PRESETS[name]()
+
+
+def _coerce(value, annotation, key):
+    """Converts a YAML / command-line value to the field's type."""
+    options = typing.get_args(annotation) or (annotation,)
+    if value is None or value == "null":
+        if type(None) in options:
+            return None
+        raise ValueError(f"{key} cannot be null.")
+    target = next(t for t in options if t is not type(None))
+    if target is tuple or typing.get_origin(target) is tuple:
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{key} expects a list. Received: {value!r}")
+        return tuple(value)
+    if isinstance(value, str) and target is not str:
+        value = yaml.safe_load(value)
+    if target is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, target) or (target is int and isinstance(value, bool)):
+        raise ValueError(f"{key} expects a {target.__name__}. Received: {value!r}")
+    return value
+
+
+def _set(config: Config, key: str, value) -> None:
+    section_name, _, field_name = key.partition(".")
+    section = getattr(config, section_name, None)
+    if section is None or not dataclasses.is_dataclass(section) or not field_name:
+        raise ValueError(
+            f"Unknown config key {key!r}. Sections: "
+            f"{[f.name for f in dataclasses.fields(Config)]}."
+        )
+    types = typing.get_type_hints(type(section))
+    if field_name not in types:
+        raise ValueError(
+            f"Unknown config key {key!r}. Keys of {section_name}: {sorted(types)}."
+        )
+    setattr(section, field_name, _coerce(value, types[field_name], key))
+
+
+def config_from_dict(data: dict, base: Config | None = None) -> Config:
+    """Applies a nested dict (e.g. parsed YAML) on top of `base` (defaults)."""
+    config = base or Config()
+    for section, values in (data or {}).items():
+        if not isinstance(values, dict):
+            raise ValueError(f"Config section {section!r} must be a mapping.")
+        for name, value in values.items():
+            _set(config, f"{section}.{name}", value)
+    return config
+
+
+def load_config(path, base: Config | None = None) -> Config:
+    """Reads a YAML config file; a `preset: NAME` key starts from that preset."""
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"Config file {path} must hold a mapping.")
+    preset = data.pop("preset", None)
+    if preset is not None:
+        base = get_config(preset)
+    return config_from_dict(data, base)
+
+
+def apply_overrides(config: Config, overrides) -> Config:
+    """Applies `key=value` strings (`train.epochs=3`) to `config` in place."""
+    for item in overrides or ():
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"Overrides are key=value. Received: {item!r}")
+        _set(config, key.strip(), value.strip())
+    return config
+
+
+def save_config(config: Config, path) -> None:
+    """Writes the resolved config as YAML."""
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(config.to_dict(), f, sort_keys=False)

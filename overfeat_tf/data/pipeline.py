@@ -1,0 +1,163 @@
+"""`tf.data` input pipelines for training and evaluating the classifier.
+
+From any TFDS dataset with `image` and `label` (`imagenet2012`, the embedded
+`fashion_scenes`, `tfds.testing.mock_data`), following the paper (3.1):
+
+- training: resize the shorter side to `resize_short` (256), take a random
+  window-sized crop (221 accurate, 231 fast) and a random horizontal flip;
+- evaluation: the same resize, then the centre crop.
+
+Images stay RGB float32 in [0, 255]: the `OverFeat` model applies the
+release normalisation, `(x - 118.380948) / 61.896913`, as its first layer
+(`normalize`), so training and serving share it. Shapes are fixed
+(`[batch, window, window, 3]`, labels int32 `[batch]`).
+
+Randomness is stateless and keyed by (seed, epoch, example index), and the
+shuffle order by (seed, epoch): an epoch's batches depend only on its number,
+so a resumed run sees exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+__all__ = [
+    "center_crop",
+    "eval_dataset",
+    "load_split",
+    "random_crop_flip",
+    "resize_short_side",
+    "train_dataset",
+]
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def load_split(name, split, data_dir=None, manual_dir=None):
+    """Prepares (offline) and reads one split of a TFDS dataset.
+
+    `imagenet2012` needs `manual_dir`: the folder holding ILSVRC2012's
+    `ILSVRC2012_img_train.tar` and `ILSVRC2012_img_val.tar`.
+
+    Returns:
+        (tf.data.Dataset of feature dicts, number of examples in the split, or
+        a negative `tf.data` cardinality constant if unknown).
+    """
+    builder = tfds.builder(name, data_dir=data_dir)
+    config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+    builder.download_and_prepare(download_config=config)
+    ds = builder.as_dataset(split=split, shuffle_files=False)
+    try:
+        count = builder.info.splits[split].num_examples
+    except KeyError:  # no split metadata (e.g. under tfds.testing.mock_data)
+        count = int(ds.cardinality())
+    return ds, count
+
+
+def resize_short_side(image, size: int):
+    """Resizes so the shorter side is `size`, keeping the aspect ratio.
+
+    Args:
+        image: uint8 or float `[h, w, 3]`.
+        size: int.
+
+    Returns:
+        float32 `[h', w', 3]` in [0, 255], `min(h', w') == size`.
+    """
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = size / tf.reduce_min(shape)
+    new = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
+    image = tf.image.resize(tf.cast(image, tf.float32), new, antialias=True)
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def random_crop_flip(image, window: int, seed):
+    """A random `window` x `window` crop, mirrored with probability 1/2.
+
+    Args:
+        image: float `[h, w, 3]`, `h, w >= window`.
+        window: int.
+        seed: int tensor `[2]` (stateless: the same seed, the same crop).
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    crop = tf.image.stateless_random_crop(image, [window, window, 3], seeds[0])
+    return tf.image.stateless_random_flip_left_right(crop, seeds[1])
+
+
+def center_crop(image, window: int):
+    """The central `window` x `window` crop of `[h, w, 3]`."""
+    shape = tf.shape(image)
+    top, left = (shape[0] - window) // 2, (shape[1] - window) // 2
+    return image[top : top + window, left : left + window]
+
+
+def _image_label(example):
+    image = example["image"]
+    if image.shape.rank == 3 and image.shape[-1] == 1:
+        image = tf.image.grayscale_to_rgb(image)
+    return image, tf.cast(example["label"], tf.int32)
+
+
+def train_dataset(
+    ds,
+    window: int,
+    resize_short: int,
+    batch_size: int,
+    seed: int = 0,
+    epoch=0,
+    shuffle_buffer: int = 10_000,
+    deterministic: bool = False,
+):
+    """The training pipeline for one epoch.
+
+    Args:
+        ds: `tf.data.Dataset` of TFDS examples (`image`, `label`).
+        window: int. Crop size: the network's window.
+        resize_short: int. Shorter side before cropping (paper: 256).
+        batch_size: int. Batch size of this pipeline (drop remainder).
+        seed: int.
+        epoch: int or int `tf.Variable`. The epoch number; a variable is read
+            each time the dataset is iterated, so one dataset object serves
+            every epoch of `fit` (see `overfeat_tf.train.EpochCounter`).
+        shuffle_buffer: int.
+        deterministic: bool. Keep element order under parallel maps.
+
+    Returns:
+        `tf.data.Dataset` of (float32 `[batch, window, window, 3]` in [0, 255],
+        int32 `[batch]`).
+    """
+
+    def one_epoch(_):
+        # The shuffle's seed is a tensor here. Clear this function graph's seed
+        # so TensorFlow combines it with a fixed graph seed rather than the
+        # global one (whose value 0 it cannot compare with a tensor): the order
+        # then depends on (seed, epoch) alone.
+        tf.compat.v1.get_default_graph().seed = None
+        e = tf.cast(tf.convert_to_tensor(epoch), tf.int64)
+        shuffled = ds.shuffle(shuffle_buffer, seed=seed * 100_003 + e)
+
+        def prepare(index, example):
+            image, label = _image_label(example)
+            image = resize_short_side(image, resize_short)
+            element_seed = tf.stack([seed * 100_003 + e, index])
+            return random_crop_flip(image, window, element_seed), label
+
+        return shuffled.enumerate().map(prepare, num_parallel_calls=AUTOTUNE)
+
+    out = tf.data.Dataset.range(1).flat_map(one_epoch)
+    out = out.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    return out.with_options(options)
+
+
+def eval_dataset(ds, window: int, resize_short: int, batch_size: int):
+    """The evaluation pipeline: resize, centre crop, batch (in order)."""
+
+    def prepare(example):
+        image, label = _image_label(example)
+        return center_crop(resize_short_side(image, resize_short), window), label
+
+    out = ds.map(prepare, num_parallel_calls=AUTOTUNE)
+    return out.batch(batch_size).prefetch(AUTOTUNE)

@@ -1,0 +1,338 @@
+"""Training the OverFeat classifier (paper 3.1) under a `tf.distribute` strategy.
+
+`train_classifier(config)` runs the whole job: input pipelines from TFDS, the
+model and the paper's SGD recipe built under the strategy's scope, and
+`keras` `fit` with TensorBoard, per-epoch checkpoints, `BackupAndRestore`
+(a killed run resumes where it stopped) and `TerminateOnNaN`.
+
+Keras 3 `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585),
+so `"multi_worker"` runs a custom loop over the same model, loss, optimizer and
+pipeline: `strategy.run` of one SGD step per batch, gradients all-reduced by
+the optimizer, each worker reading its own shard of the data.
+
+Outputs, under `config.run.out_dir`:
+
+    config.yaml                  the resolved config
+    logs/train, logs/validation  TensorBoard (loss, top-1, top-5, learning rate, inputs)
+    checkpoints/epoch_NNN.weights.h5   the last three epochs, written atomically
+    backup/                      BackupAndRestore's state (removed after success)
+    model/                       the trained model folder (model.keras, class_names.txt)
+    history.json                 per-epoch metrics
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from overfeat_tf.config import Config, save_config
+from overfeat_tf.data.pipeline import eval_dataset, load_split, train_dataset
+from overfeat_tf.model_dir import save_model_dir
+from overfeat_tf.models import OverFeat
+from overfeat_tf.specs import get_spec
+from overfeat_tf.train.callbacks import (
+    AtomicCheckpoint,
+    EpochCounter,
+    InputImages,
+    SeedSync,
+)
+from overfeat_tf.train.strategy import make_strategy
+
+__all__ = [
+    "build_optimizer",
+    "learning_rate_schedule",
+    "train_classifier",
+    "training_model",
+]
+
+
+def learning_rate_schedule(train, steps_per_epoch: int):
+    """The paper's step schedule (3.1), scaled linearly with the global batch.
+
+    `lr = base_learning_rate * global_batch_size / base_batch_size`, multiplied
+    by `lr_decay_factor` after each epoch of `lr_decay_epochs` (paper: 5e-2 at
+    batch 128, halved after epochs 30, 50, 60, 70 and 80).
+    """
+    lr = train.base_learning_rate * train.global_batch_size / train.base_batch_size
+    boundaries = [int(e) * steps_per_epoch for e in train.lr_decay_epochs]
+    values = [lr * train.lr_decay_factor**i for i in range(len(boundaries) + 1)]
+    if not boundaries:
+        return lr
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+def build_optimizer(train, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """SGD with momentum and weight decay on kernels (not biases), paper 3.1.
+
+    Keras applies the decay as `w -= lr * weight_decay * w` each step, the
+    gradient of an L2 penalty `weight_decay / 2 * |w|^2`.
+    """
+    optimizer = keras.optimizers.SGD(
+        learning_rate=learning_rate_schedule(train, steps_per_epoch),
+        momentum=train.momentum,
+        weight_decay=train.weight_decay or None,
+    )
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    return optimizer
+
+
+def training_model(model) -> keras.Model:
+    """The classifier's logits as `[batch, classes]` at the training window.
+
+    Shares every layer (and so every weight) with `model`.
+    """
+    logits = model.get_layer(model.spec.full_layers[-1].name).output
+    flat = keras.layers.Reshape((model.num_classes,), name="logits")(logits)
+    return keras.Model(model.input, flat, name=f"{model.name}_train")
+
+
+def _loss():
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def _metrics():
+    return [
+        keras.metrics.SparseCategoricalAccuracy(name="top1"),
+        keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"),
+    ]
+
+
+def _class_names(name, data_dir, num_classes):
+    import tensorflow_datasets as tfds
+
+    names = tfds.builder(name, data_dir=data_dir).info.features["label"].names
+    return list(names) if len(names) == num_classes else None
+
+
+def _validate(config: Config, spec, n_train):
+    if config.model.num_classes < 5:
+        raise ValueError(
+            f"model.num_classes must be at least 5 (top-5 accuracy). "
+            f"Received: {config.model.num_classes}"
+        )
+    if n_train < config.train.global_batch_size and not config.train.steps_per_epoch:
+        raise ValueError(
+            f"The train split has {n_train} examples, fewer than one global batch "
+            f"of {config.train.global_batch_size}."
+        )
+    if config.data.resize_short < spec.window:
+        raise ValueError(
+            f"data.resize_short ({config.data.resize_short}) is smaller than the "
+            f"{spec.name!r} window ({spec.window})."
+        )
+
+
+def train_classifier(config: Config, callbacks=()) -> dict:
+    """Trains the classifier as `config` says; see the module docstring.
+
+    Args:
+        config: `overfeat_tf.config.Config`.
+        callbacks: extra Keras callbacks (not used by `"multi_worker"`).
+
+    Returns:
+        dict: `history` (per-epoch metrics), `model_dir`, `out_dir`.
+    """
+    strategy = make_strategy(config.distribute.strategy, config.distribute.cpu_devices)
+    train = config.train
+    keras.utils.set_random_seed(train.seed)
+    if train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    spec = get_spec(config.model.arch)
+    data = config.data
+    raw_train, n_train = load_split(
+        data.dataset, data.train_split, data.data_dir, data.manual_dir
+    )
+    raw_eval, _ = load_split(
+        data.dataset, data.eval_split, data.data_dir, data.manual_dir
+    )
+    _validate(config, spec, n_train)
+    steps = train.steps_per_epoch or n_train // train.global_batch_size
+    out = config.run.out_dir
+    os.makedirs(out, exist_ok=True)
+    if _is_chief(strategy):
+        save_config(config, os.path.join(out, "config.yaml"))
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="input_epoch")
+
+    if config.distribute.strategy == "multi_worker":
+        history, model = _train_custom_loop(
+            config, strategy, spec, raw_train, steps, epoch
+        )
+    else:
+        history, model = _train_fit(
+            config, strategy, spec, raw_train, raw_eval, steps, epoch, list(callbacks)
+        )
+    model_dir = os.path.join(out, "model")
+    if not _is_chief(strategy):
+        # Other workers write beside the chief's folder, never over it.
+        resolver = strategy.cluster_resolver
+        model_dir = os.path.join(
+            out, "workers", f"{resolver.task_type}_{resolver.task_id}"
+        )
+        save_model_dir(model, model_dir, overwrite=True)
+    else:
+        names = _class_names(data.dataset, data.data_dir, config.model.num_classes)
+        save_model_dir(model, model_dir, class_names=names, overwrite=True)
+        with open(os.path.join(out, "history.json"), "w") as f:
+            json.dump(history, f, indent=1)
+    return {"history": history, "model_dir": model_dir, "out_dir": out, "model": model}
+
+
+def _is_chief(strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    return resolver.task_type in (None, "chief") or (
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
+
+
+def _train_fit(config, strategy, spec, raw_train, raw_eval, steps, epoch, callbacks):
+    train, data, out = config.train, config.data, config.run.out_dir
+    window = spec.window
+    with strategy.scope():
+        model = OverFeat(spec, num_classes=config.model.num_classes)
+        trainer = training_model(model)
+        trainer.compile(
+            optimizer=build_optimizer(train, steps), loss=_loss(), metrics=_metrics()
+        )
+    train_ds = (
+        train_dataset(
+            raw_train,
+            window,
+            data.resize_short,
+            train.global_batch_size,
+            train.seed,
+            epoch,
+            data.shuffle_buffer,
+            train.deterministic,
+        )
+        .repeat()
+        .take(steps)
+    )
+    eval_ds = eval_dataset(raw_eval, window, data.resize_short, train.global_batch_size)
+    if train.validation_steps:
+        eval_ds = eval_ds.take(train.validation_steps)
+    all_callbacks = [
+        EpochCounter(epoch),
+        keras.callbacks.BackupAndRestore(
+            os.path.join(out, "backup"), double_checkpoint=True
+        ),
+        SeedSync(),
+        keras.callbacks.TerminateOnNaN(),
+        AtomicCheckpoint(os.path.join(out, "checkpoints"), model),
+    ]
+    if config.run.tensorboard:
+        logs = os.path.join(out, "logs")
+        all_callbacks.append(keras.callbacks.TensorBoard(logs))
+        if config.run.log_images:
+            images = next(iter(train_ds))[0][: config.run.log_images]
+            all_callbacks.append(InputImages(os.path.join(logs, "train"), images))
+    result = trainer.fit(
+        train_ds,
+        epochs=train.epochs,
+        validation_data=eval_ds,
+        callbacks=all_callbacks + callbacks,
+        verbose=train.verbose,
+        shuffle=False,  # the pipeline shuffles, by (seed, epoch)
+    )
+    history = {k: [float(v) for v in vs] for k, vs in result.history.items()}
+    return history, model
+
+
+def _train_custom_loop(config, strategy, spec, raw_train, steps, epoch):
+    """One SGD step per batch via `strategy.run`; see the module docstring."""
+    train, data, out = config.train, config.data, config.run.out_dir
+    window, global_batch = spec.window, train.global_batch_size
+    with strategy.scope():
+        model = OverFeat(spec, num_classes=config.model.num_classes)
+        trainer = training_model(model)
+        optimizer = build_optimizer(train, steps)
+        optimizer.build(trainer.trainable_variables)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction=None
+    )
+
+    def dataset_fn(context):
+        shard = raw_train.shard(context.num_input_pipelines, context.input_pipeline_id)
+        batch = context.get_per_replica_batch_size(global_batch)
+        return train_dataset(
+            shard,
+            window,
+            data.resize_short,
+            batch,
+            train.seed,
+            epoch,
+            data.shuffle_buffer,
+            train.deterministic,
+        ).repeat()
+
+    dataset = strategy.distribute_datasets_from_function(dataset_fn)
+
+    def replica_step(images, labels):
+        with tf.GradientTape() as tape:
+            logits = trainer(images, training=True)
+            loss = tf.nn.compute_average_loss(
+                loss_fn(labels, logits), global_batch_size=global_batch
+            )
+        grads = tape.gradient(loss, trainer.trainable_variables)
+        optimizer.apply_gradients(zip(grads, trainer.trainable_variables, strict=True))
+        top1 = tf.reduce_sum(
+            tf.cast(tf.equal(tf.argmax(logits, -1, tf.int32), labels), tf.float32)
+        )
+        top5 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 5), tf.float32))
+        return loss, top1, top5
+
+    @tf.function
+    def train_step(iterator):
+        images, labels = next(iterator)
+        results = strategy.run(replica_step, args=(images, labels))
+        return [
+            strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results
+        ]
+
+    # Checkpoints every epoch; a restarted job resumes after the last one.
+    chief = _is_chief(strategy)
+    task = getattr(strategy.cluster_resolver, "task_id", 0)
+    backup = os.path.join(out, "backup" if chief else f"backup_worker_{task}")
+    checkpoint = tf.train.Checkpoint(model=trainer, optimizer=optimizer, epoch=epoch)
+    manager = tf.train.CheckpointManager(checkpoint, backup, max_to_keep=1)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint)
+    start = int(epoch.numpy())
+    writer = (
+        tf.summary.create_file_writer(os.path.join(out, "logs", "train"))
+        if chief
+        else None
+    )
+    history = {"loss": [], "top1": [], "top5": [], "learning_rate": []}
+    progress = keras.utils.Progbar(steps, verbose=train.verbose if chief else 0)
+    for e in range(start, train.epochs):
+        epoch.assign(e)
+        iterator = iter(dataset)
+        totals = np.zeros(3)
+        for step in range(steps):
+            loss, top1, top5 = (float(v) for v in train_step(iterator))
+            totals += [loss, top1, top5]
+            progress.update(step + 1, [("loss", loss)])
+        logs = {
+            "loss": totals[0] / steps,
+            "top1": totals[1] / (steps * global_batch),
+            "top5": totals[2] / (steps * global_batch),
+            "learning_rate": float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
+        }
+        for k, v in logs.items():
+            history[k].append(v)
+        if writer is not None:
+            with writer.as_default():
+                for k, v in logs.items():
+                    tf.summary.scalar(f"epoch_{k}", v, step=e)
+            writer.flush()
+        epoch.assign(e + 1)
+        manager.save()
+    return history, model
