@@ -1,10 +1,17 @@
 """The `overfeat` command line.
 
-    overfeat describe --arch accurate
-    overfeat describe --arch fast --size 231x231 --size 455x567 --json
+    overfeat demo                                   # the main job, ~5 min
+    overfeat describe --arch fast --size 231x231 --json
+    overfeat train classify --preset fashion_small --set train.epochs=3
+    overfeat export --checkpoint runs/fashion_small --out saved_models/fashion
+    overfeat predict --model saved_models/fashion photo.jpg
+    overfeat import-weights net_weight_1 --arch accurate --out models/accurate
+    overfeat features --model models/accurate --layer conv5 photo.jpg --out f.npy
+    overfeat contact-sheet fashion_scenes/detection --out sheet.png
 
 Each subcommand's flags are defined once, in an `add_<name>_args(parser)`
-function that the matching script in `pipelines/` reuses.
+function; the scripts in `pipelines/` run the same parser through `main`.
+Each command's work is one library call.
 """
 
 from __future__ import annotations
@@ -16,14 +23,20 @@ import sys
 
 __all__ = [
     "add_contact_sheet_args",
+    "add_demo_args",
     "add_describe_args",
+    "add_export_args",
+    "add_predict_args",
     "add_features_args",
     "add_import_weights_args",
     "add_train_classify_args",
     "build_parser",
     "main",
     "run_contact_sheet",
+    "run_demo",
     "run_describe",
+    "run_export",
+    "run_predict",
     "run_features",
     "run_import_weights",
     "run_train_classify",
@@ -241,6 +254,120 @@ def run_train_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_export_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `overfeat export` / `pipelines/export.py`."""
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a training run folder (with model/ and config.yaml) or a model folder",
+    )
+    parser.add_argument(
+        "--out", required=True, help="saved_models/<name>: versions go inside"
+    )
+    parser.add_argument("--config", help="YAML config (its export: section is used)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override, e.g. --set export.top_k=3 (repeatable)",
+    )
+    return parser
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Runs `overfeat export`; returns the exit code."""
+    from overfeat_tf.config import Config, apply_overrides, load_config
+    from overfeat_tf.model_dir import load_model_dir
+    from overfeat_tf.serving import export_saved_model
+
+    folder = args.checkpoint
+    run_config = os.path.join(folder, "config.yaml")
+    if os.path.isdir(os.path.join(folder, "model")):
+        folder = os.path.join(folder, "model")
+    config = load_config(run_config) if os.path.isfile(run_config) else Config()
+    if args.config:
+        config = load_config(args.config, base=config)
+    apply_overrides(config, args.set)
+    model, names = load_model_dir(folder)
+    config.model.arch, config.model.num_classes = model.spec.name, model.num_classes
+    path = export_saved_model(model, args.out, names, config)
+    print(f"Exported {model.spec.name} ({model.num_classes} classes) to {path}")
+    return 0
+
+
+def add_predict_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `overfeat predict` / `pipelines/predict.py`."""
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="an exported model: saved_models/<name>[/<version>]",
+    )
+    return parser
+
+
+def _error_text(error) -> str:
+    """The line of a TensorFlow error that says what went wrong."""
+    lines = [line.strip() for line in error.message.splitlines()]
+    noise = ("[[", "Graph execution error", "Detected at node", "<stack traces")
+    useful = [line for line in lines if line and not line.startswith(noise)]
+    return useful[0] if useful else error.message
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Runs `overfeat predict`: the top-k of each image through the SavedModel."""
+    import tensorflow as tf
+
+    from overfeat_tf.serving import load_saved_model
+
+    serving = load_saved_model(args.model).signatures["classify_bytes"]
+    for path in args.images:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise ValueError(f"Cannot read image {path!r}: {e.strerror}.") from None
+        try:
+            out = serving(image_bytes=tf.constant([data]))
+        except tf.errors.InvalidArgumentError as e:
+            raise ValueError(f"{path}: {_error_text(e)}") from None
+        print(path)
+        names = out["class_names"].numpy()[0]
+        for rank, (name, score) in enumerate(
+            zip(names, out["scores"].numpy()[0], strict=True)
+        ):
+            print(f"  {rank + 1}. {name.decode():<24s} {score:.4f}")
+    return 0
+
+
+def add_demo_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `overfeat demo` / `pipelines/demo.py`."""
+    parser.add_argument(
+        "--out", default="saved_models", help="where the SavedModel goes"
+    )
+    parser.add_argument(
+        "--run-dir", default="runs/fashion_demo", help="training outputs"
+    )
+    parser.add_argument("--data-dir", help="TFDS data dir (default: TFDS' own)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override the fashion_small config, e.g. --set train.epochs=5",
+    )
+    return parser
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Runs `overfeat demo`; returns the exit code."""
+    from overfeat_tf.demo import run_demo as demo
+
+    demo(args.out, args.run_dir, args.data_dir, args.set)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="overfeat",
@@ -248,6 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands = [
+        (
+            "demo",
+            add_demo_args,
+            run_demo,
+            "train, export and evaluate a small model on embedded data (~5 min)",
+        ),
         (
             "describe",
             add_describe_args,
@@ -265,6 +398,18 @@ def build_parser() -> argparse.ArgumentParser:
             add_features_args,
             run_features,
             "a layer's feature maps for images (paper 3.2)",
+        ),
+        (
+            "export",
+            add_export_args,
+            run_export,
+            "export a trained model as a SavedModel for TF Serving",
+        ),
+        (
+            "predict",
+            add_predict_args,
+            run_predict,
+            "classify images through an exported SavedModel",
         ),
         (
             "contact-sheet",

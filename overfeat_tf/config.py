@@ -18,6 +18,7 @@ __all__ = [
     "Config",
     "DataConfig",
     "DistributeConfig",
+    "ExportConfig",
     "ModelConfig",
     "PRESETS",
     "RunConfig",
@@ -57,7 +58,8 @@ class TrainConfig:
     base_batch_size: int = 128
     lr_decay_epochs: tuple = (30, 50, 60, 70, 80)  # halved after each
     lr_decay_factor: float = 0.5
-    momentum: float = 0.6
+    optimizer: str = "sgd"  # "sgd" (paper 3.1) or "adam"
+    momentum: float = 0.6  # SGD only
     weight_decay: float = 1e-5  # L2, on kernels (not biases)
     steps_per_epoch: int | None = None  # None: one pass over the train split
     validation_steps: int | None = None  # None: the whole eval split
@@ -82,16 +84,32 @@ class RunConfig:
 
 
 @dataclasses.dataclass
+class ExportConfig:
+    # Fixed in the SavedModel's graph (never inputs: they would break
+    # server-side batching).
+    scales: tuple | None = None  # indices into the spec's scales; None: all
+    flips: bool = True
+    fine: bool = True  # fine (offset pooling) or coarse stride
+    top_k: int = 5
+    scale_mode: str = "aspect"  # "aspect" or "fixed" (overfeat_tf.ops.multiscale)
+    max_side: int = 4096  # larger images are refused with InvalidArgumentError
+    features_layer: str | None = None  # the `features` endpoint; None: last conv
+
+
+@dataclasses.dataclass
 class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     distribute: DistributeConfig = dataclasses.field(default_factory=DistributeConfig)
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["train"]["lr_decay_epochs"] = list(out["train"]["lr_decay_epochs"])
+        if out["export"]["scales"] is not None:
+            out["export"]["scales"] = list(out["export"]["scales"])
         return out
 
 

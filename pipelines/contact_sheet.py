@@ -1,15 +1,11 @@
-"""`overfeat contact-sheet` as a script (same flags).
+"""`overfeat contact-sheet` as a script, with the same flags.
 
-python pipelines/contact_sheet.py fashion_scenes/detection --out sheet.png
+python pipelines/contact_sheet.py --help
 """
 
-import argparse
 import sys
 
-from overfeat_tf.cli import add_contact_sheet_args, run_contact_sheet
+from overfeat_tf.cli import main
 
 if __name__ == "__main__":
-    parser = add_contact_sheet_args(
-        argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    )
-    sys.exit(run_contact_sheet(parser.parse_args()))
+    sys.exit(main(["contact-sheet", *sys.argv[1:]]))

@@ -1,15 +1,11 @@
-"""Print an OverFeat network's parameters, strides and map sizes.
+"""`overfeat describe` as a script, with the same flags.
 
-python pipelines/describe.py --arch accurate --json
+python pipelines/describe.py --help
 """
 
-import argparse
 import sys
 
-from overfeat_tf.cli import add_describe_args, run_describe
+from overfeat_tf.cli import main
 
 if __name__ == "__main__":
-    parser = add_describe_args(
-        argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    )
-    sys.exit(run_describe(parser.parse_args()))
+    sys.exit(main(["describe", *sys.argv[1:]]))

@@ -1,15 +1,11 @@
-"""`overfeat features` as a script (same flags).
+"""`overfeat features` as a script, with the same flags.
 
 python pipelines/features.py --help
 """
 
-import argparse
 import sys
 
-from overfeat_tf.cli import add_features_args, run_features
+from overfeat_tf.cli import main
 
 if __name__ == "__main__":
-    parser = add_features_args(
-        argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    )
-    sys.exit(run_features(parser.parse_args()))
+    sys.exit(main(["features", *sys.argv[1:]]))

@@ -1,6 +1,6 @@
 """`fashion_scenes`: Fashion-MNIST items pasted on real photographs (TFDS).
 
-Real product images (3,000 Fashion-MNIST items, 300 per class, repository
+Real product images (5,000 Fashion-MNIST items, 500 per class, repository
 `data/fashion_mnist/`) are tinted with a random colour, scaled 1x-4x and
 pasted onto crops of CC0 / public-domain photographs (`data/backgrounds/`)
 with an alpha mask taken from the item's own intensity, so every box is
@@ -13,8 +13,8 @@ exact. Three configs mirror the paper's three tasks:
 - `detection` (192x192): 0-6 items of any classes and scales, overlapping
   each other by IoU 0.3 at most; `objects` and `image/filename`, like `voc`.
 
-Splits never share items or photographs: per class, items 0-199 are train,
-200-239 validation, 240-299 test; the photographs are divided as in
+Splits never share items or photographs: per class, items 0-349 are train,
+350-399 validation, 400-499 test; the photographs are divided as in
 `BACKGROUNDS`. Every example is drawn from a generator seeded by (CRC-32 of
 the config name, split, index), so a version always builds the same bytes.
 
@@ -48,7 +48,7 @@ BACKGROUNDS = {
     "test": ("chelsea", "gravel"),
 }
 # Items per class (index ranges within each class's 300 items).
-ITEM_RANGES = {"train": (0, 200), "validation": (200, 240), "test": (240, 300)}
+ITEM_RANGES = {"train": (0, 350), "validation": (350, 400), "test": (400, 500)}
 SPLITS = ("train", "validation", "test")
 
 
@@ -175,6 +175,7 @@ class FashionScenes(tfds.core.GeneratorBasedBuilder):
             image_size=112,
             min_scale=3.2,
             max_scale=4.0,
+            num_examples=(("train", 6000), ("validation", 500), ("test", 1000)),
         ),
         SceneConfig(
             name="localization",

@@ -62,6 +62,6 @@ class FullyConnected(keras.layers.Conv2D):
         shape = tf.shape(patches)
         y = tf.matmul(tf.reshape(patches, [-1, depth]), tf.reshape(kernel, [depth, -1]))
         if self.use_bias:
-            y = tf.nn.bias_add(y, self.bias)
+            y = y + self.bias
         y = tf.reshape(y, tf.concat([shape[:3], [self.filters]], axis=0))
         return self.activation(y)

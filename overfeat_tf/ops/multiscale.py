@@ -12,7 +12,9 @@ paper's Table 5 for accurate). For an image of height h and width w, scale i
 gets the shorter side `S_i = min(scales[i])` and the longer side
 `S_i * max(h, w) / min(h, w)` rounded to the nearest size of the form
 `window + m * fine_stride` (m >= 0), so that every scale tiles the fine grid
-exactly and a mirrored image's windows fall on the same grid. The short sides
+exactly and a mirrored image's windows fall on the same grid. Aspect ratios
+beyond `MAX_ASPECT` (3) are squeezed to it, which bounds the work per image
+(a 1x4000 strip is classified as if it were 1x3). The short sides
 of the presets are already of that form (accurate: 245, 281, 317, 389, 425,
 461 = 221 + 12 * {2, 5, 8, 14, 17, 20}). With `mode="fixed"` every image is
 resized to exactly the listed sizes, as in Table 5.
@@ -25,9 +27,10 @@ import tensorflow as tf
 from overfeat_tf import geometry
 from overfeat_tf.ops.dense import DenseClassifier
 
-__all__ = ["MultiScaleClassifier", "aggregate", "scale_sizes"]
+__all__ = ["MAX_ASPECT", "MultiScaleClassifier", "aggregate", "scale_sizes"]
 
 MODES = ("aspect", "fixed")
+MAX_ASPECT = 3.0
 
 
 def scale_sizes(spec, image_size, mode: str = "aspect") -> list[tuple[int, int]]:
@@ -53,7 +56,8 @@ def scale_sizes(spec, image_size, mode: str = "aspect") -> list[tuple[int, int]]
     sizes = []
     for hw in spec.scales:
         short = min(hw)
-        m = max(0, int(round((short * max(h, w) / min(h, w) - window) / s)))
+        ratio = min(max(h, w) / min(h, w), MAX_ASPECT)
+        m = max(0, int(round((short * ratio - window) / s)))
         long = window + m * s
         sizes.append((short, long) if h <= w else (long, short))
     return sizes
@@ -65,7 +69,7 @@ def _scale_sizes_tf(spec, image_hw, mode):
         return [tf.constant(hw, tf.int32) for hw in spec.scales]
     h, w = tf.cast(image_hw[0], tf.float64), tf.cast(image_hw[1], tf.float64)
     window, s = spec.window, geometry.fine_stride(spec)
-    ratio = tf.maximum(h, w) / tf.minimum(h, w)
+    ratio = tf.minimum(tf.maximum(h, w) / tf.minimum(h, w), MAX_ASPECT)
     sizes = []
     for hw in spec.scales:
         short = min(hw)

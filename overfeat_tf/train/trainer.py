@@ -66,16 +66,23 @@ def learning_rate_schedule(train, steps_per_epoch: int):
 
 
 def build_optimizer(train, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """SGD with momentum and weight decay on kernels (not biases), paper 3.1.
+    """SGD with momentum (paper 3.1) or Adam; weight decay on kernels only.
 
     Keras applies the decay as `w -= lr * weight_decay * w` each step, the
     gradient of an L2 penalty `weight_decay / 2 * |w|^2`.
     """
-    optimizer = keras.optimizers.SGD(
-        learning_rate=learning_rate_schedule(train, steps_per_epoch),
-        momentum=train.momentum,
-        weight_decay=train.weight_decay or None,
-    )
+    schedule = learning_rate_schedule(train, steps_per_epoch)
+    decay = train.weight_decay or None
+    if train.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(
+            schedule, momentum=train.momentum, weight_decay=decay
+        )
+    elif train.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(schedule, weight_decay=decay)
+    else:
+        raise ValueError(
+            f"train.optimizer must be 'sgd' or 'adam'. Received: {train.optimizer!r}"
+        )
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     return optimizer
 

@@ -30,7 +30,7 @@ NAMES = [
         ("neon_trees", {"train": 31, "validation": 7}),
         (
             "fashion_scenes/classification",
-            {"train": 3000, "validation": 300, "test": 600},
+            {"train": 6000, "validation": 500, "test": 1000},
         ),
         (
             "fashion_scenes/localization",

@@ -38,6 +38,8 @@ def test_aspect_sizes_hand_worked():
     assert scale_sizes(spec, (300, 300)) == [
         (s, s) for s in (245, 281, 317, 389, 425, 461)
     ]
+    # A 1x4000 strip is squeezed to 1:3: 245 * 3 = 735 -> 221 + 12 * round(42.83) = 737.
+    assert scale_sizes(spec, (1, 4000))[0] == (245, 737)
 
 
 @pytest.mark.parametrize("spec_name", sorted(SPECS))

@@ -1,0 +1,19 @@
+"""SavedModel export for TF Serving and `saved_model_cli`."""
+
+from overfeat_tf.serving.export import (
+    export_saved_model,
+    latest_version,
+    load_saved_model,
+    write_models_config,
+    write_warmup,
+)
+from overfeat_tf.serving.module import ServingModule
+
+__all__ = [
+    "ServingModule",
+    "export_saved_model",
+    "latest_version",
+    "load_saved_model",
+    "write_models_config",
+    "write_warmup",
+]

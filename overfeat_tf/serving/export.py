@@ -1,0 +1,150 @@
+"""SavedModel export in TF Serving's layout.
+
+    saved_models/
+      models.config                  for `tensorflow_model_server --model_config_file`
+      <name>/<version>/saved_model.pb
+                       variables/
+                       assets/config.yaml, assets/class_names.txt
+                       assets.extra/tf_serving_warmup_requests
+
+Each export is a new version (1, 2, ...), written into a temporary folder
+beside it and renamed into place, so a server polling `<name>/` never loads
+half a model and a failed export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from overfeat_tf.files import atomic_directory
+from overfeat_tf.serving.module import ServingModule
+
+__all__ = [
+    "export_saved_model",
+    "latest_version",
+    "load_saved_model",
+    "write_models_config",
+    "write_warmup",
+]
+
+
+def latest_version(base_dir) -> int:
+    """The highest numeric version folder under `base_dir`, 0 if none."""
+    if not os.path.isdir(base_dir):
+        return 0
+    versions = [int(d) for d in os.listdir(base_dir) if re.fullmatch(r"\d+", d)]
+    return max(versions, default=0)
+
+
+def write_warmup(version_dir, name: str, window: int) -> str:
+    """Writes `assets.extra/tf_serving_warmup_requests`: one PredictionLog per
+    signature input kind, so the server traces its graphs before traffic."""
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    ramp = np.linspace(0, 255, window * window * 3).reshape(window, window, 3)
+    image = tf.constant(ramp.astype(np.uint8))
+    jpeg = tf.io.encode_jpeg(image).numpy()
+    requests = [
+        (
+            "serving_default",
+            "image_bytes",
+            tf.make_tensor_proto([jpeg], dtype=tf.string),
+        ),
+        ("classify_images", "images", tf.make_tensor_proto(image.numpy()[None])),
+    ]
+    folder = os.path.join(version_dir, "assets.extra")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "tf_serving_warmup_requests")
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature, key, tensor in requests:
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = name
+            request.model_spec.signature_name = signature
+            request.inputs[key].CopyFrom(tensor)
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request)
+            )
+            writer.write(log.SerializeToString())
+    return path
+
+
+def write_models_config(root) -> str:
+    """Writes `<root>/models.config` listing every model folder under `root`."""
+    root = os.path.abspath(root)
+    names = sorted(
+        d
+        for d in os.listdir(root)
+        if os.path.isdir(os.path.join(root, d))
+        and latest_version(os.path.join(root, d))
+    )
+    entries = "".join(
+        "  config {\n"
+        f"    name: '{n}'\n"
+        f"    base_path: '{os.path.join(root, n)}'\n"
+        "    model_platform: 'tensorflow'\n"
+        "  }\n"
+        for n in names
+    )
+    path = os.path.join(root, "models.config")
+    tmp = path + ".partial"
+    with open(tmp, "w") as f:
+        f.write("model_config_list {\n" + entries + "}\n")
+    os.replace(tmp, path)
+    return path
+
+
+def export_saved_model(model, base_dir, class_names=None, config=None) -> str:
+    """Exports `model` as the next version under `base_dir` (`saved_models/<name>`).
+
+    Args:
+        model: `OverFeat`.
+        base_dir: str. The model's folder; versions go inside it.
+        class_names: list of str or None.
+        config: `overfeat_tf.config.Config` or None (defaults). Its `export`
+            section fixes the scales, flips, stride and k; the whole resolved
+            config travels in the SavedModel's assets.
+
+    Returns:
+        str: the new version folder.
+    """
+    from overfeat_tf.config import Config, save_config
+
+    config = config or Config()
+    module = ServingModule(model, class_names, config.export)
+    base_dir = os.path.abspath(os.fspath(base_dir))
+    name = os.path.basename(base_dir)
+    version_dir = os.path.join(base_dir, str(latest_version(base_dir) + 1))
+    with tempfile.TemporaryDirectory() as sources, atomic_directory(version_dir) as tmp:
+        save_config(config, os.path.join(sources, "config.yaml"))
+        with open(os.path.join(sources, "class_names.txt"), "w", encoding="utf-8") as f:
+            f.write("".join(f"{n}\n" for n in module._names.numpy().astype(str)))
+        module.config_file = tf.saved_model.Asset(os.path.join(sources, "config.yaml"))
+        module.class_names_file = tf.saved_model.Asset(
+            os.path.join(sources, "class_names.txt")
+        )
+        tf.saved_model.save(module, tmp, signatures=module.signatures())
+        write_warmup(tmp, name, model.spec.window)
+    write_models_config(os.path.dirname(base_dir))
+    return version_dir
+
+
+def load_saved_model(path):
+    """Loads an exported model: a version folder, or a model folder (its latest).
+
+    Raises:
+        ValueError: if `path` holds no SavedModel.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        version = latest_version(path)
+        if not version:
+            raise ValueError(
+                f"No SavedModel in {path!r} (nor in a version folder under it)."
+            )
+        path = os.path.join(path, str(version))
+    return tf.saved_model.load(path)

@@ -1,0 +1,157 @@
+"""The serving graph: multi-scale classification and features as a `tf.Module`.
+
+Signatures (batch-major in and out; scales, flips, stride and k fixed at
+export):
+
+- `classify_images`: `images` uint8 `[batch, height, width, 3]` (one size per
+  batch, any size) -> `classes` int32 `[batch, k]`, `scores` float32
+  `[batch, k]`, `class_names` string `[batch, k]`.
+- `classify_bytes` (= `serving_default`): `image_bytes` string `[batch]`, each
+  an encoded JPEG / PNG / GIF / BMP of any size (grey and RGBA become RGB,
+  a GIF gives its first frame) -> the same outputs.
+- `features`: `images` uint8 `[batch, height, width, 3]` -> `features`
+  float32, the map of the configured layer (paper 3.2).
+
+Bad input is never answered with garbage: empty, truncated or undecodable
+bytes, and images with a side over `max_side`, fail the request with an
+`InvalidArgumentError` that says what was wrong. Images smaller than the
+window are upscaled by the scale pyramid like any other.
+"""
+
+from __future__ import annotations
+
+import types
+
+import tensorflow as tf
+
+from overfeat_tf.ops.multiscale import MultiScaleClassifier
+
+__all__ = ["ServingModule"]
+
+
+class ServingModule(tf.Module):
+    """OverFeat's whole inference, in the graph, for `tf.saved_model.save`.
+
+    Args:
+        model: `OverFeat`.
+        class_names: list of str, one per class (default: "class_<i>").
+        export: `overfeat_tf.config.ExportConfig`.
+    """
+
+    def __init__(self, model, class_names=None, export=None):
+        super().__init__(name="overfeat_serving")
+        from overfeat_tf.config import ExportConfig
+
+        export = export or ExportConfig()
+        # Track the Keras variables themselves (as keras.export.ExportArchive
+        # does), not the model object: then the graph's variable handles are
+        # the saved ones, and saved_model_cli's session loader finds them.
+        self.model_variables = [v.value for v in model.variables]
+        self._untracked = types.SimpleNamespace(model=model)
+        names = class_names or [f"class_{i}" for i in range(model.num_classes)]
+        if len(names) != model.num_classes:
+            raise ValueError(
+                f"Expected {model.num_classes} class names. Received: {len(names)}."
+            )
+        self._names = tf.constant(names)
+        self._classifier = MultiScaleClassifier(
+            model,
+            scales=export.scales,
+            flips=export.flips,
+            fine=export.fine,
+            top_k=export.top_k,
+            mode=export.scale_mode,
+        )
+        layer = export.features_layer or model.last_conv.name
+        from overfeat_tf.models import feature_extractor
+
+        self._features = feature_extractor(model, layer)
+        self._max_side = export.max_side
+        self.classify_images = tf.function(
+            self._classify_images,
+            input_signature=[
+                tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+            ],
+        )
+        self.classify_bytes = tf.function(
+            self._classify_bytes,
+            input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],
+        )
+        self.features = tf.function(
+            self._features_fn,
+            input_signature=[
+                tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+            ],
+        )
+
+    def signatures(self) -> dict:
+        """The signatures for `tf.saved_model.save`."""
+        bytes_fn = self.classify_bytes.get_concrete_function()
+        return {
+            "serving_default": bytes_fn,
+            "classify_bytes": bytes_fn,
+            "classify_images": self.classify_images.get_concrete_function(),
+            "features": self.features.get_concrete_function(),
+        }
+
+    def _check_size(self, images, what):
+        shape = tf.shape(images)
+        checks = [
+            tf.debugging.assert_less_equal(
+                tf.reduce_max(shape[-3:-1]),
+                self._max_side,
+                message=f"{what} has a side over the maximum of {self._max_side} px",
+            ),
+            tf.debugging.assert_positive(
+                tf.reduce_min(shape[-3:-1]), message=f"{what} has no pixels"
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(images)
+
+    def _outputs(self, result):
+        classes = result["classes"]
+        return {
+            "classes": classes,
+            "scores": result["scores"],
+            "class_names": tf.gather(self._names, classes),
+        }
+
+    def _classify_images(self, images):
+        images = self._check_size(images, "images")
+        return self._outputs(self._classifier._classify(tf.cast(images, tf.float32)))
+
+    def _decode(self, data):
+        checks = [
+            tf.debugging.assert_positive(
+                tf.strings.length(data), message="image_bytes holds an empty string"
+            )
+        ]
+        with tf.control_dependencies(checks):
+            # Raises InvalidArgumentError for bytes that are not a whole image
+            # of a known format (truncated JPEGs included).
+            image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        image.set_shape([None, None, 3])
+        return self._check_size(image, "an image of image_bytes")
+
+    def _classify_bytes(self, image_bytes):
+        k = self._classifier.top_k
+
+        def one(data):
+            image = tf.cast(self._decode(data), tf.float32)[None]
+            out = self._classifier._classify(image)
+            return out["classes"][0], out["scores"][0]
+
+        classes, scores = tf.map_fn(
+            one,
+            image_bytes,
+            fn_output_signature=(
+                tf.TensorSpec([k], tf.int32),
+                tf.TensorSpec([k], tf.float32),
+            ),
+        )
+        return self._outputs({"classes": classes, "scores": scores})
+
+    def _features_fn(self, images):
+        images = self._check_size(images, "images")
+        return {"features": self._features(tf.cast(images, tf.float32), training=False)}

@@ -1,0 +1,257 @@
+"""SavedModel export: fresh-process reload, saved_model_cli, bad input, versions."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import randomize
+from PIL import Image
+
+from overfeat_tf.config import Config
+from overfeat_tf.models import OverFeat
+from overfeat_tf.ops import MultiScaleClassifier
+from overfeat_tf.serving import export_saved_model, load_saved_model
+
+NAMES = [f"item {i}" for i in range(10)]
+
+
+def _png(array):
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="png")
+    return buf.getvalue()
+
+
+def _jpeg(array, **kwargs):
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="jpeg", **kwargs)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("saved_models")
+    model = OverFeat("tiny_accurate", num_classes=10)
+    randomize(model, 21)
+    path = export_saved_model(model, root / "tiny", NAMES)
+    return model, root, path
+
+
+def _inputs():
+    rng = np.random.default_rng(4)
+    return {
+        f"{b}x{h}x{w}": rng.integers(0, 256, (b, h, w, 3), dtype=np.uint8)
+        for b, h, w in [(1, 100, 120), (3, 100, 120), (1, 150, 97), (3, 150, 97)]
+    }
+
+
+_RELOAD = textwrap.dedent(
+    """
+    import json, sys, numpy as np, tensorflow as tf
+    loaded = tf.saved_model.load(sys.argv[1])
+    inputs = np.load(sys.argv[2])
+    out = {}
+    for key in inputs.files:
+        images = inputs[key]
+        a = loaded.signatures["classify_images"](images=tf.constant(images))
+        pngs = [tf.io.encode_png(x).numpy() for x in images]
+        b = loaded.signatures["serving_default"](image_bytes=tf.constant(pngs))
+        out[key] = {
+            name: {k: v.numpy().tolist() if k != "class_names" else
+                   [[s.decode() for s in row] for row in v.numpy()]
+                   for k, v in r.items()}
+            for name, r in (("images", a), ("bytes", b))
+        }
+    print(json.dumps(out))
+    """
+)
+
+
+def test_fresh_process_gives_the_in_memory_outputs(exported, tmp_path):
+    model, _, path = exported
+    inputs = _inputs()
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    script = tmp_path / "reload.py"
+    script.write_text(_RELOAD)
+    run = subprocess.run(
+        [sys.executable, str(script), path, str(tmp_path / "inputs.npz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    reference = MultiScaleClassifier(model, top_k=5)
+    for key, images in inputs.items():
+        want = reference.classify(tf.constant(images, tf.float32))
+        for endpoint in ("images", "bytes"):
+            out = got[key][endpoint]
+            np.testing.assert_array_equal(out["classes"], want["classes"].numpy())
+            np.testing.assert_allclose(out["scores"], want["scores"].numpy(), rtol=1e-5)
+            assert out["class_names"] == [
+                [NAMES[c] for c in row] for row in want["classes"].numpy()
+            ]
+
+
+def _cli(*args):
+    return subprocess.run(
+        ["saved_model_cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_saved_model_cli_show_run_and_scan(exported, tmp_path):
+    _, _, path = exported
+    show = _cli("show", "--dir", path, "--all")
+    assert show.returncode == 0, show.stderr
+    text = show.stdout
+    for name in ("serving_default", "classify_bytes", "classify_images", "features"):
+        assert f"signature_def['{name}']" in text
+    assert "dtype: DT_UINT8" in text and "shape: (-1, -1, -1, 3)" in text
+    assert "dtype: DT_STRING" in text and "shape: (-1)" in text
+    for output in ("classes", "scores", "class_names"):
+        assert f"outputs['{output}']" in text
+    assert "shape: (-1, 5)" in text and "dtype: DT_INT32" in text
+
+    photo = np.asarray(Image.open("data/backgrounds/chelsea.jpg"))
+    np.save(tmp_path / "img.npy", np.array([_jpeg(photo)]))
+    run = _cli(
+        "run",
+        "--dir",
+        path,
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        "serving_default",
+        "--inputs",
+        f"image_bytes={tmp_path / 'img.npy'}",
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "classes" in run.stdout and "item " in run.stdout
+
+    scan = _cli("scan", "--dir", path)
+    assert scan.returncode == 0, scan.stderr
+    assert "does not contain the default denylisted ops" in scan.stdout
+
+
+@pytest.fixture(scope="module")
+def served(exported):
+    return load_saved_model(exported[2]).signatures["serving_default"]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "image_bytes holds an empty string"),
+        (b"hello, world\n" * 20, "Unknown image file format"),
+        (np.random.default_rng(0).bytes(3000), "Unknown image file format"),
+    ],
+    ids=["empty", "text", "random"],
+)
+def test_undecodable_bytes_are_refused(served, data, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        served(image_bytes=tf.constant([data]))
+
+
+def test_truncated_jpeg_is_refused(served):
+    photo = np.asarray(Image.open("data/backgrounds/coffee.jpg"))
+    data = _jpeg(photo)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        served(image_bytes=tf.constant([data[: len(data) // 2]]))
+
+
+def _classify(served, *blobs):
+    out = served(image_bytes=tf.constant(list(blobs)))
+    return out["classes"].numpy(), out["scores"].numpy()
+
+
+def test_odd_but_valid_images_are_classified(served, exported):
+    model = exported[0]
+    reference = MultiScaleClassifier(model, top_k=5)
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (60, 40, 3), dtype=np.uint8)
+    rgba = np.concatenate([rgb, np.full((60, 40, 1), 200, np.uint8)], axis=-1)
+    grey = rng.integers(0, 256, (90, 70), dtype=np.uint8)
+    cases = {
+        "1x1": (_png(rgb[:1, :1]), rgb[:1, :1]),
+        "smaller than the window": (_png(rgb), rgb),
+        "RGBA PNG": (_png(rgba), rgb),
+        "grey PNG": (_png(grey), np.repeat(grey[:, :, None], 3, axis=-1)),
+    }
+    for name, (data, pixels) in cases.items():
+        classes, scores = _classify(served, data)
+        want = reference.classify(tf.constant(pixels[None], tf.float32))
+        np.testing.assert_array_equal(classes, want["classes"].numpy(), err_msg=name)
+        np.testing.assert_allclose(
+            scores, want["scores"].numpy(), rtol=1e-5, err_msg=name
+        )
+    grey_jpeg = _jpeg(grey)
+    classes, _ = _classify(served, grey_jpeg)
+    decoded = tf.io.decode_image(grey_jpeg, channels=3).numpy()
+    want = reference.classify(tf.constant(decoded[None], tf.float32))["classes"].numpy()
+    np.testing.assert_array_equal(classes, want)
+
+
+def test_very_large_image_is_refused(served):
+    # The default maximum side is 4096 (export.max_side).
+    big = np.zeros((4097, 8, 3), np.uint8)
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match="over the maximum of 4096"
+    ):
+        served(image_bytes=tf.constant([_png(big)]))
+
+
+def test_versions_models_config_and_warmup(tmp_path):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    model = OverFeat("tiny_fast", num_classes=10)
+    first = export_saved_model(model, tmp_path / "demo", NAMES)
+    second = export_saved_model(model, tmp_path / "demo", NAMES)
+    assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
+    config = (tmp_path / "models.config").read_text()
+    assert "name: 'demo'" in config and f"base_path: '{tmp_path / 'demo'}'" in config
+    records = list(
+        tf.data.TFRecordDataset(
+            os.path.join(second, "assets.extra", "tf_serving_warmup_requests")
+        )
+    )
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
+    assert {log.predict_log.request.model_spec.signature_name for log in logs} == {
+        "serving_default",
+        "classify_images",
+    }
+    assert all(log.predict_log.request.model_spec.name == "demo" for log in logs)
+    assets = os.listdir(os.path.join(second, "assets"))
+    assert sorted(assets) == ["class_names.txt", "config.yaml"]
+
+
+def test_interrupted_export_leaves_nothing(tmp_path, monkeypatch):
+    model = OverFeat("tiny_fast", num_classes=10)
+    export_saved_model(model, tmp_path / "demo", NAMES)
+    real_save = tf.saved_model.save
+
+    def failing_save(obj, export_dir, signatures=None):
+        real_save(obj, export_dir, signatures=signatures)  # half-way: files written
+        raise KeyboardInterrupt("interrupted")
+
+    monkeypatch.setattr(tf.saved_model, "save", failing_save)
+    with pytest.raises(KeyboardInterrupt):
+        export_saved_model(model, tmp_path / "demo", NAMES)
+    assert sorted(os.listdir(tmp_path / "demo")) == ["1"]
+
+
+def test_resolved_config_travels_in_assets(tmp_path):
+    model = OverFeat("tiny_fast", num_classes=10)
+    config = Config()
+    config.export.top_k = 3
+    path = export_saved_model(model, tmp_path / "m", NAMES, config)
+    text = open(os.path.join(path, "assets", "config.yaml")).read()
+    assert "top_k: 3" in text
+    out = load_saved_model(path).signatures["classify_images"](
+        images=tf.zeros((2, 90, 90, 3), tf.uint8)
+    )
+    assert out["classes"].shape == (2, 3)
