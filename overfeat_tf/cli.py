@@ -52,6 +52,12 @@ def _size(text):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _add_set_arg(parser, help_text):
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help=help_text
+    )
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -222,13 +228,7 @@ def add_train_classify_args(parser: argparse.ArgumentParser) -> argparse.Argumen
         "--preset", choices=sorted(PRESETS), help="start from a named config"
     )
     parser.add_argument("--config", help="YAML config file (may name a preset: key)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one value, e.g. --set train.epochs=3 (repeatable)",
-    )
+    _add_set_arg(parser, "override one value, e.g. --set train.epochs=3 (repeatable)")
     return parser
 
 
@@ -265,13 +265,7 @@ def add_export_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--out", required=True, help="saved_models/<name>: versions go inside"
     )
     parser.add_argument("--config", help="YAML config (its export: section is used)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override, e.g. --set export.top_k=3 (repeatable)",
-    )
+    _add_set_arg(parser, "override, e.g. --set export.top_k=3 (repeatable)")
     return parser
 
 
@@ -350,13 +344,7 @@ def add_demo_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--run-dir", default="runs/fashion_demo", help="training outputs"
     )
     parser.add_argument("--data-dir", help="TFDS data dir (default: TFDS' own)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override the fashion_small config, e.g. --set train.epochs=5",
-    )
+    _add_set_arg(parser, "override the fashion_small config, e.g. --set train.epochs=5")
     return parser
 
 

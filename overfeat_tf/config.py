@@ -127,29 +127,35 @@ def _fast():
 
 def _fashion_small():
     # The embedded fashion_scenes/classification set (112x112 scenes, 10
-    # classes) with the small accurate network (85 px window). The short side
-    # goes to 98 (= 85 * 256 / 221, the paper's ratio of resize to window).
-    # Training is short, so the learning rate is higher, momentum the usual 0.9
-    # and the decay steps early.
+    # classes) with the small accurate network (85 px window), trained in
+    # about three minutes on 2 CPU cores:
+    # - the short side goes to 98 (= 85 * 256 / 221, the paper's ratio of
+    #   resize to window);
+    # - Adam rather than the paper's SGD: in 32 short epochs it reaches ~72%
+    #   validation top-1 where SGD (momentum 0.9) reaches ~64%;
+    # - at test time the two scales nearest the training scale (97, 109) and
+    #   flips: these objects fill the frame, and the larger scales, made for
+    #   ImageNet's smaller objects, show the network only parts of them.
     return Config(
         model=ModelConfig(arch="small_accurate", num_classes=10),
         data=DataConfig(
             dataset="fashion_scenes/classification",
             eval_split="validation",
             resize_short=98,
-            shuffle_buffer=3000,
+            shuffle_buffer=6000,
         ),
         train=TrainConfig(
-            epochs=12,
+            epochs=32,
             global_batch_size=64,
-            base_learning_rate=0.02,
+            optimizer="adam",
+            base_learning_rate=1e-3,
             base_batch_size=64,
-            lr_decay_epochs=(8, 11),
+            lr_decay_epochs=(22, 28),
             lr_decay_factor=0.2,
-            momentum=0.9,
-            weight_decay=5e-4,
+            weight_decay=1e-4,
         ),
         run=RunConfig(out_dir="runs/fashion_small"),
+        export=ExportConfig(scales=(0, 1)),
     )
 
 

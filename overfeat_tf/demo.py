@@ -85,9 +85,13 @@ def run_demo(
         model, os.path.join(out_root, "fashion_demo"), names, config
     )
     print(f"      {path}")
+    export = config.export
+    scales = "all" if export.scales is None else len(export.scales)
+    flips = " x 2 flips" if export.flips else ""
+    stride = "fine" if export.fine else "coarse"
     print(
-        "[3/3] Classifying the test split through the SavedModel "
-        "(six scales x 2 flips, fine stride)",
+        f"[3/3] Classifying the test split through the SavedModel "
+        f"({scales} scales{flips}, {stride} stride)",
         flush=True,
     )
     test, _ = load_split(config.data.dataset, "test", data_dir)

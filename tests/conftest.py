@@ -1,6 +1,8 @@
 """Shared helpers for the test suite: small networks and seeded weights."""
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -54,3 +56,13 @@ def build(name: str, data_dir: str):
     builder = tfds.builder(name, data_dir=data_dir)
     builder.download_and_prepare()
     return builder
+
+
+def run_cli(*args, timeout=600):
+    """Runs the `overfeat` command in a fresh process; returns CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "overfeat_tf.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

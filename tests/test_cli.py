@@ -1,29 +1,19 @@
 """`overfeat describe`: the real command, its JSON, and its errors."""
 
 import json
-import subprocess
-import sys
 
 import pytest
+from conftest import run_cli
 
 from overfeat_tf import geometry
 from overfeat_tf.cli import main
 from overfeat_tf.specs import get_spec
 
 
-def _run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "overfeat_tf.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("arch, params", [("accurate", 144656488), ("fast", 145920872)])
 def test_describe_json_full_networks(arch, params):
-    out = _run("describe", "--arch", arch, "--json")
+    out = run_cli("describe", "--arch", arch, "--json")
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert info["params"] == params
@@ -81,7 +71,7 @@ def test_describe_table_and_sizes(capsys):
     ],
 )
 def test_describe_errors(args, message):
-    out = _run("describe", *args)
+    out = run_cli("describe", *args)
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr

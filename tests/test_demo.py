@@ -2,36 +2,26 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import build
+from conftest import build, run_cli
 
 
 @pytest.mark.slow
 def test_demo_end_to_end_short(tfds_dir, tmp_path):
     build("fashion_scenes/classification", tfds_dir)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "overfeat_tf.cli",
-            "demo",
-            "--out",
-            str(tmp_path / "sm"),
-            "--run-dir",
-            str(tmp_path / "run"),
-            "--data-dir",
-            tfds_dir,
-            "--set",
-            "train.epochs=2",
-            "--set",
-            "train.steps_per_epoch=20",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    out = run_cli(
+        "demo",
+        "--out",
+        str(tmp_path / "sm"),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--data-dir",
+        tfds_dir,
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "train.steps_per_epoch=20",
     )
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout

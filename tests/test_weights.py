@@ -1,11 +1,8 @@
 """Release weight files: layout, round trip through NumPy, size checks, labels."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-from conftest import randomize
+from conftest import randomize, run_cli
 
 from overfeat_tf import weights
 from overfeat_tf.model_dir import load_model_dir
@@ -98,15 +95,6 @@ def test_class_names(tmp_path):
         weights.load_class_names(path, 4)
 
 
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "overfeat_tf.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 @pytest.mark.slow
 def test_import_weights_and_features_commands(tmp_path):
     """Full accurate network through the real commands: import, then features."""
@@ -118,7 +106,7 @@ def test_import_weights_and_features_commands(tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"class {i}\n" for i in range(1000)))
 
-    out = _cli(
+    out = run_cli(
         "import-weights",
         str(tmp_path / "net_weight_1"),
         "--arch",
@@ -129,7 +117,7 @@ def test_import_weights_and_features_commands(tmp_path):
     assert out.returncode == 2 and "needs 583,683,488 bytes" in out.stderr
     assert not (tmp_path / "wrong").exists()
 
-    out = _cli(
+    out = run_cli(
         "import-weights",
         str(tmp_path / "net_weight_1"),
         "--arch",
@@ -156,7 +144,7 @@ def test_import_weights_and_features_commands(tmp_path):
     Image.fromarray(
         np.random.default_rng(0).integers(0, 255, (240, 250, 3), np.uint8)
     ).save(image)
-    out = _cli(
+    out = run_cli(
         "features",
         "--model",
         str(tmp_path / "imported"),
@@ -171,7 +159,7 @@ def test_import_weights_and_features_commands(tmp_path):
     feats = np.load(tmp_path / "f.npy")
     # 240 -> conv1 117 -> pool 39 -> conv2 33; 250 -> 122 -> 40 -> 34.
     assert feats.shape == (2, 33, 34, 256)
-    out = _cli(
+    out = run_cli(
         "features",
         "--model",
         str(tmp_path / "imported"),
