@@ -47,7 +47,7 @@ class ServingModule(tf.Module):
         # does), not the model object: then the graph's variable handles are
         # the saved ones, and saved_model_cli's session loader finds them.
         self.model_variables = [v.value for v in model.variables]
-        self._untracked = types.SimpleNamespace(model=model)
+        self._untracked = types.SimpleNamespace(model=model, features=None)
         names = class_names or [f"class_{i}" for i in range(model.num_classes)]
         if len(names) != model.num_classes:
             raise ValueError(
@@ -65,7 +65,7 @@ class ServingModule(tf.Module):
         layer = export.features_layer or model.last_conv.name
         from overfeat_tf.models import feature_extractor
 
-        self._features = feature_extractor(model, layer)
+        self._untracked.features = feature_extractor(model, layer)
         self._max_side = export.max_side
         self.classify_images = tf.function(
             self._classify_images,
@@ -154,4 +154,5 @@ class ServingModule(tf.Module):
 
     def _features_fn(self, images):
         images = self._check_size(images, "images")
-        return {"features": self._features(tf.cast(images, tf.float32), training=False)}
+        extractor = self._untracked.features
+        return {"features": extractor(tf.cast(images, tf.float32), training=False)}

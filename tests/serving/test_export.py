@@ -133,6 +133,21 @@ def test_saved_model_cli_show_run_and_scan(exported, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "classes" in run.stdout and "item " in run.stdout
 
+    np.save(tmp_path / "images.npy", np.zeros((2, 90, 100, 3), np.uint8))
+    run = _cli(
+        "run",
+        "--dir",
+        path,
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        "features",
+        "--inputs",
+        f"images={tmp_path / 'images.npy'}",
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Result for output key features" in run.stdout
+
     scan = _cli("scan", "--dir", path)
     assert scan.returncode == 0, scan.stderr
     assert "does not contain the default denylisted ops" in scan.stdout
