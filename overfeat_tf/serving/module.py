@@ -24,6 +24,8 @@ import types
 
 import tensorflow as tf
 
+from overfeat_tf.config import ExportConfig
+from overfeat_tf.models import feature_extractor
 from overfeat_tf.ops.multiscale import MultiScaleClassifier
 
 __all__ = ["ServingModule"]
@@ -40,14 +42,17 @@ class ServingModule(tf.Module):
 
     def __init__(self, model, class_names=None, export=None):
         super().__init__(name="overfeat_serving")
-        from overfeat_tf.config import ExportConfig
-
         export = export or ExportConfig()
-        # Track the Keras variables themselves (as keras.export.ExportArchive
-        # does), not the model object: then the graph's variable handles are
-        # the saved ones, and saved_model_cli's session loader finds them.
+        # Track the tf.Variables under the Keras variables, not the model (nor
+        # the Keras variables): only then does saved_model_cli's TF1 session
+        # loader restore the very handles the graph reads ("Could not find
+        # variable fc9/bias" otherwise).
         self.model_variables = [v.value for v in model.variables]
-        self._untracked = types.SimpleNamespace(model=model, features=None)
+        layer = export.features_layer or model.last_conv.name
+        # Held out of tf.Module's tracking for the same reason.
+        self._untracked = types.SimpleNamespace(
+            features=feature_extractor(model, layer)
+        )
         names = class_names or [f"class_{i}" for i in range(model.num_classes)]
         if len(names) != model.num_classes:
             raise ValueError(
@@ -62,10 +67,6 @@ class ServingModule(tf.Module):
             top_k=export.top_k,
             mode=export.scale_mode,
         )
-        layer = export.features_layer or model.last_conv.name
-        from overfeat_tf.models import feature_extractor
-
-        self._untracked.features = feature_extractor(model, layer)
         self._max_side = export.max_side
         self.classify_images = tf.function(
             self._classify_images,

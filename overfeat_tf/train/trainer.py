@@ -141,7 +141,8 @@ def train_classifier(config: Config, callbacks=()) -> dict:
         callbacks: extra Keras callbacks (not used by `"multi_worker"`).
 
     Returns:
-        dict: `history` (per-epoch metrics), `model_dir`, `out_dir`.
+        dict: `history` (per-epoch metrics), `model_dir` (the saved model
+        folder), `out_dir`, `model` (the trained `OverFeat`).
     """
     strategy = make_strategy(config.distribute.strategy, config.distribute.cpu_devices)
     train = config.train

@@ -104,8 +104,8 @@ def test_tensorboard_events_hold_the_scalars(mirrored_run):
                 float(np.asarray(tf_event_value(e)))
                 for e in acc.Tensors("epoch_learning_rate")
             ]
-            # lr 1e-3 at batch 64, times 0.2 after epoch 8.
-            assert lr[0] == pytest.approx(1e-3) and lr[-1] == pytest.approx(2e-4)
+            # lr 0.02 at batch 64, times 0.2 after epoch 8.
+            assert lr[0] == pytest.approx(0.02) and lr[-1] == pytest.approx(0.004)
             assert len(lr) == 10
             assert "inputs" in set(acc.Tags()["tensors"]) | set(acc.Tags()["images"])
 
