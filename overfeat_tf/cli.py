@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 __all__ = [
@@ -154,39 +153,10 @@ def add_features_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
 
 def run_features(args: argparse.Namespace) -> int:
     """Runs `overfeat features`; returns the exit code."""
-    import numpy as np
-    import tensorflow as tf
+    from overfeat_tf.features import save_features
 
-    from overfeat_tf.images import read_image
-    from overfeat_tf.model_dir import load_model_dir
-    from overfeat_tf.models import feature_extractor
-
-    if not args.out.endswith(".npy"):
-        raise ValueError(f"--out must name a .npy file. Received: {args.out!r}")
-    model, _ = load_model_dir(args.model)
-    extractor = feature_extractor(model, args.layer)
-    images = [read_image(p) for p in args.images]
-    if args.size:
-        images = [tf.image.resize(x, args.size, antialias=True).numpy() for x in images]
-    sizes = {x.shape[:2] for x in images}
-    if len(sizes) > 1:
-        raise ValueError(
-            f"Images have different sizes {sorted(sizes)}; pass --size HxW to "
-            "resize them to one."
-        )
-    window = model.spec.window
-    small = [
-        p for p, x in zip(args.images, images, strict=True) if min(x.shape[:2]) < window
-    ]
-    if small:
-        raise ValueError(
-            f"Images smaller than the {window}x{window} window: {small}; pass --size."
-        )
-    features = extractor.predict(np.stack(images), batch_size=8, verbose=0)
-    tmp = args.out + ".partial.npy"
-    np.save(tmp, features)
-    os.replace(tmp, args.out)
-    print(f"{args.layer} features {features.shape} -> {args.out}")
+    shape = save_features(args.model, args.layer, args.images, args.out, args.size)
+    print(f"{args.layer} features {shape} -> {args.out}")
     return 0
 
 
@@ -271,22 +241,10 @@ def add_export_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def run_export(args: argparse.Namespace) -> int:
     """Runs `overfeat export`; returns the exit code."""
-    from overfeat_tf.config import Config, apply_overrides, load_config
-    from overfeat_tf.model_dir import load_model_dir
-    from overfeat_tf.serving import export_saved_model
+    from overfeat_tf.serving import export_checkpoint
 
-    folder = args.checkpoint
-    run_config = os.path.join(folder, "config.yaml")
-    if os.path.isdir(os.path.join(folder, "model")):
-        folder = os.path.join(folder, "model")
-    config = load_config(run_config) if os.path.isfile(run_config) else Config()
-    if args.config:
-        config = load_config(args.config, base=config)
-    apply_overrides(config, args.set)
-    model, names = load_model_dir(folder)
-    config.model.arch, config.model.num_classes = model.spec.name, model.num_classes
-    path = export_saved_model(model, args.out, names, config)
-    print(f"Exported {model.spec.name} ({model.num_classes} classes) to {path}")
+    path = export_checkpoint(args.checkpoint, args.out, args.config, args.set)
+    print(f"Exported {args.checkpoint} to {path}")
     return 0
 
 

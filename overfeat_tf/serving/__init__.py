@@ -1,6 +1,7 @@
 """SavedModel export for TF Serving and `saved_model_cli`."""
 
 from overfeat_tf.serving.export import (
+    export_checkpoint,
     export_saved_model,
     latest_version,
     load_saved_model,
@@ -11,6 +12,7 @@ from overfeat_tf.serving.module import ServingModule
 
 __all__ = [
     "ServingModule",
+    "export_checkpoint",
     "export_saved_model",
     "latest_version",
     "load_saved_model",

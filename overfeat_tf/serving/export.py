@@ -25,6 +25,7 @@ from overfeat_tf.files import atomic_directory
 from overfeat_tf.serving.module import ServingModule
 
 __all__ = [
+    "export_checkpoint",
     "export_saved_model",
     "latest_version",
     "load_saved_model",
@@ -148,3 +149,32 @@ def load_saved_model(path):
             )
         path = os.path.join(path, str(version))
     return tf.saved_model.load(path)
+
+
+def export_checkpoint(checkpoint, out, config_file=None, overrides=()) -> str:
+    """Exports a training run or model folder: `overfeat export`.
+
+    Args:
+        checkpoint: str. A training run folder (with `model/` and
+            `config.yaml`, whose `export:` section is used) or a model folder.
+        out: str. `saved_models/<name>`; the new version goes inside.
+        config_file: str or None. YAML applied over the run's config.
+        overrides: list of `key=value` strings (`export.top_k=3`).
+
+    Returns:
+        str: the new version folder.
+    """
+    from overfeat_tf.config import Config, apply_overrides, load_config
+    from overfeat_tf.model_dir import load_model_dir
+
+    folder = os.fspath(checkpoint)
+    run_config = os.path.join(folder, "config.yaml")
+    if os.path.isdir(os.path.join(folder, "model")):
+        folder = os.path.join(folder, "model")
+    config = load_config(run_config) if os.path.isfile(run_config) else Config()
+    if config_file:
+        config = load_config(config_file, base=config)
+    apply_overrides(config, overrides)
+    model, names = load_model_dir(folder)
+    config.model.arch, config.model.num_classes = model.spec.name, model.num_classes
+    return export_saved_model(model, out, names, config)
