@@ -36,11 +36,6 @@ def randomize(model, seed: int) -> None:
         w.assign(rng.normal(0.0, scale, shape).astype(np.float32))
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
 @pytest.fixture(scope="session")
 def tfds_dir(tmp_path_factory):
     """A TFDS data dir shared by the whole session; datasets build on first use."""
