@@ -104,6 +104,21 @@ def _cli(*args):
     )
 
 
+def _cli_run(path, signature, inputs):
+    """`saved_model_cli run` of one signature; `inputs` as `key=file.npy`."""
+    return _cli(
+        "run",
+        "--dir",
+        path,
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        signature,
+        "--inputs",
+        inputs,
+    )
+
+
 def test_saved_model_cli_show_run_and_scan(exported, tmp_path):
     _, _, path = exported
     show = _cli("show", "--dir", path, "--all")
@@ -119,32 +134,12 @@ def test_saved_model_cli_show_run_and_scan(exported, tmp_path):
 
     photo = np.asarray(Image.open("data/backgrounds/chelsea.jpg"))
     np.save(tmp_path / "img.npy", np.array([_jpeg(photo)]))
-    run = _cli(
-        "run",
-        "--dir",
-        path,
-        "--tag_set",
-        "serve",
-        "--signature_def",
-        "serving_default",
-        "--inputs",
-        f"image_bytes={tmp_path / 'img.npy'}",
-    )
+    run = _cli_run(path, "serving_default", f"image_bytes={tmp_path / 'img.npy'}")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "classes" in run.stdout and "item " in run.stdout
 
     np.save(tmp_path / "images.npy", np.zeros((2, 90, 100, 3), np.uint8))
-    run = _cli(
-        "run",
-        "--dir",
-        path,
-        "--tag_set",
-        "serve",
-        "--signature_def",
-        "features",
-        "--inputs",
-        f"images={tmp_path / 'images.npy'}",
-    )
+    run = _cli_run(path, "features", f"images={tmp_path / 'images.npy'}")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Result for output key features" in run.stdout
 
