@@ -239,5 +239,6 @@ class MultiScaleClassifier:
         return {"classes": classes, "scores": scores, "probabilities": probabilities}
 
     def __call__(self, images):
-        """Eager `classify` (no tf.function): same outputs, for debugging."""
+        """`classify` without its own `tf.function`: runs eagerly, or inside an
+        enclosing graph (a SavedModel signature) as part of it."""
         return self._classify(tf.convert_to_tensor(images, tf.float32))

@@ -120,7 +120,7 @@ class ServingModule(tf.Module):
 
     def _classify_images(self, images):
         images = self._check_size(images, "images")
-        return self._outputs(self._classifier._classify(tf.cast(images, tf.float32)))
+        return self._outputs(self._classifier(tf.cast(images, tf.float32)))
 
     def _decode(self, data):
         checks = [
@@ -140,7 +140,7 @@ class ServingModule(tf.Module):
 
         def one(data):
             image = tf.cast(self._decode(data), tf.float32)[None]
-            out = self._classifier._classify(image)
+            out = self._classifier(image)
             return out["classes"][0], out["scores"][0]
 
         classes, scores = tf.map_fn(
