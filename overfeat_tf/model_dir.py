@@ -16,10 +16,22 @@ import keras
 from overfeat_tf.files import atomic_directory
 from overfeat_tf.models import OverFeat
 
-__all__ = ["CLASS_NAMES_FILE", "MODEL_FILE", "load_model_dir", "save_model_dir"]
+__all__ = [
+    "CLASS_NAMES_FILE",
+    "MODEL_FILE",
+    "load_model_dir",
+    "save_model_dir",
+    "write_class_names",
+]
 
 MODEL_FILE = "model.keras"
 CLASS_NAMES_FILE = "class_names.txt"
+
+
+def write_class_names(path, class_names) -> None:
+    """Writes class names one per line (the format `load_model_dir` reads)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(f"{name}\n" for name in class_names))
 
 
 def save_model_dir(model, path, class_names=None, overwrite: bool = False) -> str:
@@ -46,8 +58,7 @@ def save_model_dir(model, path, class_names=None, overwrite: bool = False) -> st
     with atomic_directory(path, overwrite=overwrite) as tmp:
         model.save(os.path.join(tmp, MODEL_FILE))
         if class_names is not None:
-            with open(os.path.join(tmp, CLASS_NAMES_FILE), "w", encoding="utf-8") as f:
-                f.write("".join(f"{name}\n" for name in class_names))
+            write_class_names(os.path.join(tmp, CLASS_NAMES_FILE), class_names)
     return os.fspath(path)
 
 

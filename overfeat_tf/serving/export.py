@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from overfeat_tf.files import atomic_directory
+from overfeat_tf.model_dir import CLASS_NAMES_FILE, write_class_names
 from overfeat_tf.serving.module import ServingModule
 
 __all__ = [
@@ -122,11 +123,10 @@ def export_saved_model(model, base_dir, class_names=None, config=None) -> str:
     version_dir = os.path.join(base_dir, str(latest_version(base_dir) + 1))
     with tempfile.TemporaryDirectory() as sources, atomic_directory(version_dir) as tmp:
         save_config(config, os.path.join(sources, "config.yaml"))
-        with open(os.path.join(sources, "class_names.txt"), "w", encoding="utf-8") as f:
-            f.write("".join(f"{n}\n" for n in module._names.numpy().astype(str)))
+        write_class_names(os.path.join(sources, CLASS_NAMES_FILE), module.class_names)
         module.config_file = tf.saved_model.Asset(os.path.join(sources, "config.yaml"))
         module.class_names_file = tf.saved_model.Asset(
-            os.path.join(sources, "class_names.txt")
+            os.path.join(sources, CLASS_NAMES_FILE)
         )
         tf.saved_model.save(module, tmp, signatures=module.signatures())
         write_warmup(tmp, name, model.spec.window)

@@ -85,6 +85,11 @@ class ServingModule(tf.Module):
             ],
         )
 
+    @property
+    def class_names(self) -> list[str]:
+        """list of str: the name of each class, as the signatures return them."""
+        return [name.decode() for name in self._names.numpy()]
+
     def signatures(self) -> dict:
         """The signatures for `tf.saved_model.save`."""
         bytes_fn = self.classify_bytes.get_concrete_function()
