@@ -1,0 +1,144 @@
+"""Boxes in the frame of the window that predicts them (paper 4.2, Fig. 8).
+
+The regressor at a cell predicts the object's four edges relative to that
+cell's window: for a window `[wy0, wx0, wy1, wx1]` and a box `[y0, x0, y1,
+x1]` (all `[ymin, xmin, ymax, xmax]` in pixels of one image),
+
+    targets = [(y0 - wy0) / H, (x0 - wx0) / W, (y1 - wy0) / H, (x1 - wx0) / W]
+
+with H, W the window's height and width: 0..1 spans the window, values
+outside it are allowed. A window seen mirrored (the flipped pass) measures
+x from its right edge, as the network saw it: `(wx1 - x1) / W` and
+`(wx1 - x0) / W` are its second and fourth targets.
+
+Everything here is plain TensorFlow, broadcasting over leading axes; IoU
+and format conversions elsewhere come from `keras.utils.bounding_boxes`.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+__all__ = [
+    "MIN_COVERAGE",
+    "coverage",
+    "decode",
+    "encode",
+    "regression_targets",
+    "window_grid",
+]
+
+MIN_COVERAGE = 0.5  # paper 4.2: a window trains on boxes it holds half of
+
+
+def encode(boxes, windows, flipped=False):
+    """Boxes -> targets in the windows' frames (module docstring).
+
+    Args:
+        boxes: float `[..., 4]` pixels. windows: float `[..., 4]` pixels
+            (broadcasting with `boxes`).
+        flipped: bool: the windows are seen mirrored.
+
+    Returns:
+        float32 `[..., 4]` targets.
+    """
+    boxes = tf.cast(boxes, tf.float32)
+    wy0, wx0, wy1, wx1 = tf.unstack(tf.cast(windows, tf.float32), axis=-1)
+    y0, x0, y1, x1 = tf.unstack(boxes, axis=-1)
+    h, w = wy1 - wy0, wx1 - wx0
+    if flipped:
+        x0, x1 = (wx1 - x1) / w, (wx1 - x0) / w
+    else:
+        x0, x1 = (x0 - wx0) / w, (x1 - wx0) / w
+    return tf.stack([(y0 - wy0) / h, x0, (y1 - wy0) / h, x1], axis=-1)
+
+
+def decode(targets, windows, flipped=False):
+    """Targets in the windows' frames -> boxes in pixels; inverse of `encode`.
+
+    Args:
+        targets: float `[..., 4]`. windows: float `[..., 4]` pixels.
+        flipped: bool: the targets were predicted on the mirrored image.
+
+    Returns:
+        float32 `[..., 4]` `[ymin, xmin, ymax, xmax]` pixels.
+    """
+    t0, t1, t2, t3 = tf.unstack(tf.cast(targets, tf.float32), axis=-1)
+    wy0, wx0, wy1, wx1 = tf.unstack(tf.cast(windows, tf.float32), axis=-1)
+    h, w = wy1 - wy0, wx1 - wx0
+    if flipped:
+        x0, x1 = wx1 - t3 * w, wx1 - t1 * w
+    else:
+        x0, x1 = wx0 + t1 * w, wx0 + t3 * w
+    return tf.stack([wy0 + t0 * h, x0, wy0 + t2 * h, x1], axis=-1)
+
+
+def coverage(boxes, windows):
+    """The fraction of each box's area that lies inside each window.
+
+    Args:
+        boxes: float `[..., 4]` pixels. windows: float `[..., 4]`
+            (broadcasting).
+
+    Returns:
+        float32 `[...]` in [0, 1]; 0 for boxes of no area.
+    """
+    by0, bx0, by1, bx1 = tf.unstack(tf.cast(boxes, tf.float32), axis=-1)
+    wy0, wx0, wy1, wx1 = tf.unstack(tf.cast(windows, tf.float32), axis=-1)
+    inter = tf.maximum(tf.minimum(by1, wy1) - tf.maximum(by0, wy0), 0.0) * tf.maximum(
+        tf.minimum(bx1, wx1) - tf.maximum(bx0, wx0), 0.0
+    )
+    return tf.math.divide_no_nan(inter, (by1 - by0) * (bx1 - bx0))
+
+
+def window_grid(rows, cols, stride, window):
+    """Each cell's window of a dense map on the unflipped input.
+
+    Args:
+        rows, cols: int scalars: map size.
+        stride: int: pixels between neighbouring cells.
+        window: int: window side.
+
+    Returns:
+        float32 `[rows, cols, 4]`: cell (i, j) covers `[i s, j s, i s + window,
+        j s + window]`.
+    """
+    y = tf.cast(tf.range(rows) * stride, tf.float32)
+    x = tf.cast(tf.range(cols) * stride, tf.float32)
+    y0, x0 = tf.meshgrid(y, x, indexing="ij")
+    return tf.stack([y0, x0, y0 + window, x0 + window], axis=-1)
+
+
+def regression_targets(windows, boxes, labels, min_coverage=MIN_COVERAGE):
+    """The regressor's training targets for every cell (paper 4.2).
+
+    A cell trains on a box only when its window holds at least
+    `min_coverage` of the box's area; of several such boxes, on the one it
+    holds most of (the first on ties).
+
+    Args:
+        windows: float `[h, w, 4]` pixels (`window_grid`).
+        boxes: float `[n, 4]` pixels, the ground truth; n may be 0.
+        labels: int `[n]`: each box's class.
+        min_coverage: float.
+
+    Returns:
+        dict: `targets` float32 `[h, w, 4]` (zeros where not trained),
+        `mask` float32 `[h, w]` (1 where the cell trains), `labels` int32
+        `[h, w]` (the class of the cell's box, 0 where not trained).
+    """
+    boxes = tf.reshape(tf.cast(boxes, tf.float32), [-1, 4])
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    cover = coverage(boxes[None, None], tf.cast(windows, tf.float32)[:, :, None])
+    cover = tf.concat([cover, tf.zeros_like(cover[:, :, :1])], axis=-1)  # n may be 0
+    best = tf.argmax(cover, axis=-1, output_type=tf.int32)
+    mask = tf.reduce_max(cover, axis=-1) >= min_coverage
+    boxes = tf.concat([boxes, tf.zeros([1, 4])], 0)
+    labels = tf.concat([labels, [0]], 0)
+    targets = encode(tf.gather(boxes, best), windows)
+    maskf = tf.cast(mask, tf.float32)
+    return {
+        "targets": targets * maskf[..., None],
+        "mask": maskf,
+        "labels": tf.where(mask, tf.gather(labels, best), 0),
+    }

@@ -1,0 +1,59 @@
+"""Slow, obvious NumPy references for the fast graph ops (tests and bench/)."""
+
+import numpy as np
+
+
+def match_score(a, b, min_size=1e-6):
+    """The paper's match_score between boxes `a` `[..., 4]` and `b` (broadcasting)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    area_a = np.clip(a[..., 2] - a[..., 0], 0, None) * np.clip(
+        a[..., 3] - a[..., 1], 0, None
+    )
+    area_b = np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(
+        b[..., 3] - b[..., 1], 0, None
+    )
+    ih = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    iw = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    inter = np.clip(ih, 0, None) * np.clip(iw, 0, None)
+    union = area_a + area_b - inter
+    iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    dy = (a[..., 0] + a[..., 2]) / 2 - (b[..., 0] + b[..., 2]) / 2
+    dx = (a[..., 1] + a[..., 3]) / 2 - (b[..., 1] + b[..., 3]) / 2
+    size = np.maximum((np.sqrt(area_a) + np.sqrt(area_b)) / 2, min_size)
+    return np.hypot(dy, dx) / size + (1.0 - iou)
+
+
+def greedy_merge(boxes, scores, threshold):
+    """Paper 4.3 as written: merge the best of all pairs while its score <= t.
+
+    Keeps the full matrix of pair scores and rescans it for every merge. A
+    merged box is the mean of its input boxes (sums / counts), its score
+    their sum. Ties go to the first pair in row-major order.
+
+    Returns:
+        (boxes [k, 4], scores [k]) in descending score.
+    """
+    sums = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
+    n = len(sums)
+    counts = np.ones(n)
+    totals = np.asarray(scores, np.float64).reshape(-1).copy()
+    alive = np.ones(n, bool)
+    pair = match_score(sums[:, None], sums[None])
+    pair[~np.triu(np.ones((n, n), bool), k=1)] = np.inf
+    while n > 1:
+        i, j = divmod(int(np.argmin(pair)), n)
+        if not pair[i, j] <= threshold:
+            break
+        sums[i] += sums[j]
+        counts[i] += counts[j]
+        totals[i] += totals[j]
+        alive[j] = False
+        pair[j, :] = pair[:, j] = np.inf
+        scores_i = match_score(sums[i] / counts[i], sums / counts[:, None])
+        scores_i[~alive] = np.inf
+        scores_i[i] = np.inf
+        pair[:i, i] = scores_i[:i]
+        pair[i, i + 1 :] = scores_i[i + 1 :]
+    order = [k for k in np.argsort(-totals, kind="stable") if alive[k]]
+    means = sums / counts[:, None]
+    return means[order].reshape(-1, 4), totals[order]
