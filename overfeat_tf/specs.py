@@ -94,6 +94,10 @@ class NetworkSpec:
         scales: tuple of (height, width). The multi-scale input sizes (paper
             Table 5 for accurate). Each is the window plus a whole number of
             fine strides, so every scale's map tiles the fine grid exactly.
+        regressor: tuple of int. Widths of the box regressor's hidden fully
+            connected layers (paper 4.2, Fig. 8: 4096 and 1024); its first
+            layer's kernel is the classifier's, its output 4 (or 4 per
+            class) box edges.
     """
 
     name: str
@@ -102,6 +106,7 @@ class NetworkSpec:
     dropout: float = 0.5
     init_stddev: float | None = 0.01
     scales: tuple[tuple[int, int], ...] = ()
+    regressor: tuple[int, ...] = (4096, 1024)
 
     def __post_init__(self):
         stages = [layer.stage for layer in self.layers]
@@ -161,6 +166,8 @@ class NetworkSpec:
         config = dict(config)
         config["layers"] = tuple(Layer(**row) for row in config["layers"])
         config["scales"] = tuple(tuple(hw) for hw in config.get("scales", ()))
+        if "regressor" in config:
+            config["regressor"] = tuple(config["regressor"])
         return cls(**config)
 
 
@@ -205,7 +212,7 @@ FAST = NetworkSpec(
 )
 
 
-def _reduced(name, base, window, kernels, widths, hidden, padding=True):
+def _reduced(name, base, window, kernels, widths, hidden, regressor, padding=True):
     """A small network with `base`'s stages, strides and pools.
 
     Only kernel sizes (of the first two convolutions), widths, the window and
@@ -229,7 +236,13 @@ def _reduced(name, base, window, kernels, widths, hidden, padding=True):
     for layer, units in zip(fulls[:-1], hidden, strict=True):
         rows.append(dataclasses.replace(layer, filters=units))
     rows.append(fulls[-1])
-    spec = NetworkSpec(name=name, window=window, layers=tuple(rows), init_stddev=None)
+    spec = NetworkSpec(
+        name=name,
+        window=window,
+        layers=tuple(rows),
+        init_stddev=None,
+        regressor=tuple(regressor),
+    )
     # Six scales in the proportions of Table 5 (m = 2, 5, 8, 14, 17, 20 fine
     # strides down, 2, 8, 14, 20, 23, 29 across), compressed by 2 to suit
     # small images: m = 1, 2, 4, 7, 8, 10 and 1, 4, 7, 10, 11, 14.
@@ -258,16 +271,24 @@ def total_stride_of(rows) -> int:
 #   fast:     conv1 5x5/4 -> pool 2 -> conv2 3x3 -> pool 2 -> conv3..5 (pad 1)
 #             -> pool 2: 81 -> 20 -> 10 -> 8 -> 4 -> 4 -> 2.
 SMALL_ACCURATE = _reduced(
-    "small_accurate", ACCURATE, 85, (3, 3), (32, 64, 96, 96, 128, 128), (512, 512)
+    "small_accurate",
+    ACCURATE,
+    85,
+    (3, 3),
+    (32, 64, 96, 96, 128, 128),
+    (512, 512),
+    (512, 128),
 )
 SMALL_FAST = _reduced(
-    "small_fast", FAST, 81, (5, 3), (32, 64, 96, 128, 128), (512, 512)
+    "small_fast", FAST, 81, (5, 3), (32, 64, 96, 128, 128), (512, 512), (512, 128)
 )
 # Same geometry, 8-16 filters: for tests, where speed is all that matters.
 TINY_ACCURATE = _reduced(
-    "tiny_accurate", ACCURATE, 85, (3, 3), (8, 8, 16, 16, 16, 16), (32, 32)
+    "tiny_accurate", ACCURATE, 85, (3, 3), (8, 8, 16, 16, 16, 16), (32, 32), (32, 16)
 )
-TINY_FAST = _reduced("tiny_fast", FAST, 81, (5, 3), (8, 8, 16, 16, 16), (32, 32))
+TINY_FAST = _reduced(
+    "tiny_fast", FAST, 81, (5, 3), (8, 8, 16, 16, 16), (32, 32), (32, 16)
+)
 
 # Without zero padding: the only networks whose dense map equals the network run
 # on each window crop exactly (padding makes a window's border cells see
@@ -282,10 +303,18 @@ TINY_ACCURATE_VALID = _reduced(
     (3, 3),
     (8, 8, 16, 16, 16, 16),
     (32, 32),
+    (32, 16),
     padding=False,
 )
 TINY_FAST_VALID = _reduced(
-    "tiny_fast_valid", FAST, 177, (5, 3), (8, 8, 16, 16, 16), (32, 32), padding=False
+    "tiny_fast_valid",
+    FAST,
+    177,
+    (5, 3),
+    (8, 8, 16, 16, 16),
+    (32, 32),
+    (32, 16),
+    padding=False,
 )
 
 SPECS = {

@@ -1,7 +1,7 @@
 """Keras builders for the OverFeat networks."""
 
 from overfeat_tf.models.backbone import backbone_layers
-from overfeat_tf.models.heads import classifier_layers
+from overfeat_tf.models.heads import REGRESSORS, classifier_layers, regressor_layers
 from overfeat_tf.models.layers import FullyConnected
 from overfeat_tf.models.overfeat import (
     MEAN,
@@ -9,10 +9,12 @@ from overfeat_tf.models.overfeat import (
     OverFeat,
     feature_extractor,
     preprocess_input,
+    with_regressor,
 )
 
 __all__ = [
     "FullyConnected",
+    "REGRESSORS",
     "MEAN",
     "STD",
     "OverFeat",
@@ -20,4 +22,6 @@ __all__ = [
     "classifier_layers",
     "feature_extractor",
     "preprocess_input",
+    "regressor_layers",
+    "with_regressor",
 ]

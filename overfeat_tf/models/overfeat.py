@@ -5,10 +5,17 @@ from __future__ import annotations
 import keras
 
 from overfeat_tf.models.backbone import backbone_layers
-from overfeat_tf.models.heads import classifier_layers
+from overfeat_tf.models.heads import REGRESSORS, classifier_layers, regressor_layers
 from overfeat_tf.specs import NetworkSpec, get_spec
 
-__all__ = ["MEAN", "STD", "OverFeat", "feature_extractor", "preprocess_input"]
+__all__ = [
+    "MEAN",
+    "STD",
+    "OverFeat",
+    "feature_extractor",
+    "preprocess_input",
+    "with_regressor",
+]
 
 # The original release's normalisation of RGB values in 0..255.
 MEAN = 118.380948
@@ -55,10 +62,16 @@ class OverFeat(keras.Model):
             takes already normalised input (see `preprocess_input`).
         classifier_activation: str or None. Activation of the `predictions`
             layer; `"softmax"` (default) or None for logits.
+        regressor: None, `"single"` or `"per_class"`. Adds the box regressor
+            (paper 4.2; `overfeat_tf.models.heads.regressor_layers`) on the
+            same pooled map as the classifier.
         name: str. Model name; defaults to `overfeat_<spec name>`.
 
     Input: float `[batch, height, width, 3]`, height and width at least the
-    window. Output: `[batch, map_height, map_width, num_classes]`.
+    window. Output: `[batch, map_height, map_width, num_classes]`; with a
+    regressor, a dict of it (`"predictions"`) and the box map (`"boxes"`,
+    `[batch, map_height, map_width, 4]` or `4 * num_classes`, each window's
+    box edges in its own frame, `overfeat_tf.ops.boxes`).
     """
 
     def __init__(
@@ -67,10 +80,16 @@ class OverFeat(keras.Model):
         num_classes: int = 1000,
         include_preprocessing: bool = True,
         classifier_activation: str | None = "softmax",
+        regressor: str | None = None,
         name: str | None = None,
         **kwargs,
     ):
         spec = get_spec(spec)
+        if regressor is not None and regressor not in REGRESSORS:
+            raise ValueError(
+                f"Unknown regressor. Expected None or one of {REGRESSORS}. "
+                f"Received: regressor={regressor!r}"
+            )
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(
                 "num_classes must be a positive int. "
@@ -87,10 +106,22 @@ class OverFeat(keras.Model):
             x = keras.layers.Rescaling(1.0 / STD, offset=-MEAN / STD, name="normalize")(
                 x
             )
-        for layer in features + head:
+        for layer in features:
             x = layer(x)
+        pooled = x
+        for layer in head:
+            x = layer(x)
+        outputs = x
+        if regressor is not None:
+            boxes = pooled
+            for layer in regressor_layers(spec, num_classes, regressor):
+                boxes = layer(boxes)
+            outputs = {"predictions": x, "boxes": boxes}
         super().__init__(
-            inputs=inputs, outputs=x, name=name or f"overfeat_{spec.name}", **kwargs
+            inputs=inputs,
+            outputs=outputs,
+            name=name or f"overfeat_{spec.name}",
+            **kwargs,
         )
 
         # === Config ===
@@ -98,6 +129,7 @@ class OverFeat(keras.Model):
         self.num_classes = num_classes
         self.include_preprocessing = include_preprocessing
         self.classifier_activation = classifier_activation
+        self.regressor = regressor
 
     @property
     def last_conv(self) -> keras.layers.Layer:
@@ -106,10 +138,22 @@ class OverFeat(keras.Model):
 
     @property
     def head_layers(self) -> list[keras.layers.Layer]:
-        """Layers after the last pooling, in order: the classifier."""
-        names = [layer.name for layer in self.layers]
-        start = names.index(self.spec.full_layers[0].name)
-        return self.layers[start:]
+        """The classifier's layers, in order, from the pooled map to `predictions`."""
+        known = {layer.name for layer in self.layers}
+        names = []
+        for row in self.spec.full_layers:
+            names += [row.name, f"{row.name}_dropout"]
+        return [self.get_layer(n) for n in names + ["predictions"] if n in known]
+
+    @property
+    def regressor_layers(self) -> list[keras.layers.Layer]:
+        """The box regressor's layers, in order, from the pooled map to `boxes`
+        (empty without a regressor)."""
+        if self.regressor is None:
+            return []
+        count = len(self.spec.regressor) + 1
+        names = [f"regress{i + 1}" for i in range(count)] + ["boxes"]
+        return [self.get_layer(n) for n in names]
 
     def get_config(self):
         return {
@@ -117,6 +161,7 @@ class OverFeat(keras.Model):
             "num_classes": self.num_classes,
             "include_preprocessing": self.include_preprocessing,
             "classifier_activation": self.classifier_activation,
+            "regressor": self.regressor,
             "name": self.name,
             "trainable": self.trainable,
         }
@@ -124,6 +169,36 @@ class OverFeat(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def with_regressor(model: OverFeat, regressor: str = "single") -> OverFeat:
+    """A copy of `model` with a new box regressor (paper 4.2).
+
+    Every layer `model` has (features and classifier, and a regressor of the
+    same kind if it has one) keeps its weights; a new regressor starts from
+    its initialiser. This is how localization training starts from a
+    classification model.
+
+    Args:
+        model: `OverFeat`.
+        regressor: str. `"single"` or `"per_class"`.
+
+    Returns:
+        `OverFeat` with the same spec, classes and preprocessing.
+    """
+    out = OverFeat(
+        model.spec,
+        num_classes=model.num_classes,
+        include_preprocessing=model.include_preprocessing,
+        classifier_activation=model.classifier_activation,
+        regressor=regressor,
+        name=model.name,
+    )
+    reuse = model.regressor == regressor
+    for layer in out.layers:
+        if layer.weights and (reuse or not layer.name.startswith("regress")):
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return out
 
 
 def feature_extractor(model: keras.Model, layers: str | list[str]) -> keras.Model:

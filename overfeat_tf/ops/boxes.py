@@ -37,7 +37,8 @@ def encode(boxes, windows, flipped=False):
     Args:
         boxes: float `[..., 4]` pixels. windows: float `[..., 4]` pixels
             (broadcasting with `boxes`).
-        flipped: bool: the windows are seen mirrored.
+        flipped: bool, or bool tensor broadcasting with `[...]`: the windows
+            are seen mirrored.
 
     Returns:
         float32 `[..., 4]` targets.
@@ -46,11 +47,15 @@ def encode(boxes, windows, flipped=False):
     wy0, wx0, wy1, wx1 = tf.unstack(tf.cast(windows, tf.float32), axis=-1)
     y0, x0, y1, x1 = tf.unstack(boxes, axis=-1)
     h, w = wy1 - wy0, wx1 - wx0
-    if flipped:
-        x0, x1 = (wx1 - x1) / w, (wx1 - x0) / w
-    else:
-        x0, x1 = (x0 - wx0) / w, (x1 - wx0) / w
-    return tf.stack([(y0 - wy0) / h, x0, (y1 - wy0) / h, x1], axis=-1)
+    left, right = (x0 - wx0) / w, (x1 - wx0) / w
+    left, right = _mirror(flipped, left, right, (wx1 - x1) / w, (wx1 - x0) / w)
+    return tf.stack([(y0 - wy0) / h, left, (y1 - wy0) / h, right], axis=-1)
+
+
+def _mirror(flipped, x0, x1, x0_flipped, x1_flipped):
+    if isinstance(flipped, bool):
+        return (x0_flipped, x1_flipped) if flipped else (x0, x1)
+    return tf.where(flipped, x0_flipped, x0), tf.where(flipped, x1_flipped, x1)
 
 
 def decode(targets, windows, flipped=False):
@@ -58,7 +63,8 @@ def decode(targets, windows, flipped=False):
 
     Args:
         targets: float `[..., 4]`. windows: float `[..., 4]` pixels.
-        flipped: bool: the targets were predicted on the mirrored image.
+        flipped: bool, or bool tensor broadcasting with `[...]`: the targets
+            were predicted on the mirrored image.
 
     Returns:
         float32 `[..., 4]` `[ymin, xmin, ymax, xmax]` pixels.
@@ -66,10 +72,7 @@ def decode(targets, windows, flipped=False):
     t0, t1, t2, t3 = tf.unstack(tf.cast(targets, tf.float32), axis=-1)
     wy0, wx0, wy1, wx1 = tf.unstack(tf.cast(windows, tf.float32), axis=-1)
     h, w = wy1 - wy0, wx1 - wx0
-    if flipped:
-        x0, x1 = wx1 - t3 * w, wx1 - t1 * w
-    else:
-        x0, x1 = wx0 + t1 * w, wx0 + t3 * w
+    x0, x1 = _mirror(flipped, wx0 + t1 * w, wx0 + t3 * w, wx1 - t3 * w, wx1 - t1 * w)
     return tf.stack([wy0 + t0 * h, x0, wy0 + t2 * h, x1], axis=-1)
 
 
@@ -130,7 +133,8 @@ def regression_targets(windows, boxes, labels, min_coverage=MIN_COVERAGE):
     boxes = tf.reshape(tf.cast(boxes, tf.float32), [-1, 4])
     labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
     cover = coverage(boxes[None, None], tf.cast(windows, tf.float32)[:, :, None])
-    cover = tf.concat([cover, tf.zeros_like(cover[:, :, :1])], axis=-1)  # n may be 0
+    # A column of zeros after the boxes: n may be 0.
+    cover = tf.concat([cover, tf.zeros(tf.concat([tf.shape(cover)[:-1], [1]], 0))], -1)
     best = tf.argmax(cover, axis=-1, output_type=tf.int32)
     mask = tf.reduce_max(cover, axis=-1) >= min_coverage
     boxes = tf.concat([boxes, tf.zeros([1, 4])], 0)

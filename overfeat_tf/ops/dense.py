@@ -134,8 +134,10 @@ class DenseClassifier:
     """Runs an `OverFeat` model densely over whole images.
 
     Splits the model at its last convolution: `trunk` (image -> unpooled map)
-    runs once per image, the head layers (pooled map -> class map) on the
-    pooled maps of every offset. Both share the model's layers and weights.
+    runs once per image, the heads (pooled map -> class map, and box map for
+    a model with a regressor) on the pooled maps of every offset. Classifier
+    and regressor share that one pass of the feature layers (paper 4.1), and
+    both share the model's layers and weights.
 
     Args:
         model: `overfeat_tf.models.OverFeat`.
@@ -162,29 +164,50 @@ class DenseClassifier:
             model.input, model.last_conv.output, name=f"{model.name}_trunk"
         )
         self.head_layers = model.head_layers
+        self.regressor_layers = getattr(model, "regressor_layers", [])
 
-    def head(self, pooled, dilation: int = 1):
-        """The classifier on a pooled map; the first layer's window cells
-        `dilation` apart. Inference mode (no dropout)."""
+    @staticmethod
+    def _apply(layers, pooled, dilation, training):
         x = pooled
-        for i, layer in enumerate(self.head_layers):
+        for i, layer in enumerate(layers):
             if i == 0 and dilation != 1:
                 x = layer(x, dilation=dilation)
             else:
-                x = layer(x, training=False)
+                x = layer(x, training=training)
         return x
 
-    def features(self, images):
+    def head(self, pooled, dilation: int = 1, training: bool = False):
+        """The classifier on a pooled map; the first layer's window cells
+        `dilation` apart. Inference mode (no dropout) unless `training`."""
+        return self._apply(self.head_layers, pooled, dilation, training)
+
+    def regressor_head(self, pooled, dilation: int = 1, training: bool = False):
+        """The box regressor on a pooled map, as `head`."""
+        if not self.regressor_layers:
+            raise ValueError(f"{self.model.name} has no box regressor.")
+        return self._apply(self.regressor_layers, pooled, dilation, training)
+
+    def features(self, images, training: bool = False):
         """The unpooled last-convolution map `[batch, n_h, n_w, channels]`."""
-        return self.trunk(images, training=False)
+        return self.trunk(images, training=training)
+
+    def _dense(self, head, prepool, fine):
+        if not fine:
+            return coarse_map(prepool, head, self.pool_size)
+        return fine_map(prepool, head, self.pool_size, self.fc_kernel, self.formulation)
 
     def classify_features(self, prepool, fine: bool = True):
         """The class map from the unpooled map `features(images)` returns."""
-        if not fine:
-            return coarse_map(prepool, self.head, self.pool_size)
-        return fine_map(
-            prepool, self.head, self.pool_size, self.fc_kernel, self.formulation
-        )
+        return self._dense(self.head, prepool, fine)
+
+    def regress_features(self, prepool, fine: bool = True, training: bool = False):
+        """The box map (window-relative edges, `overfeat_tf.ops.boxes`) from
+        the unpooled map, at the same cells as `classify_features`."""
+
+        def head(pooled, dilation=1):
+            return self.regressor_head(pooled, dilation, training)
+
+        return self._dense(head, prepool, fine)
 
     def __call__(self, images, fine: bool = True):
         return self.classify_features(self.features(images), fine)

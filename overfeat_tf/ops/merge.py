@@ -14,11 +14,13 @@ either (sums and counts are kept, so the order of merging weights no box),
 scored by the sum of their scores.
 
 Cost: the pair scores are never held as an N x N matrix. Each current box
-keeps the minimum of its row of scores and where it is; a merge recomputes
-the merged box's row (O(N)), and only the rows whose minimum pointed at one
-of the two merged boxes (O(N) each, few in practice); every other row's
-minimum just compares with the new box's score. N merges cost O(N^2) in the
-common case, never the O(N^3) of rescanning all pairs per merge.
+keeps the minimum of its row of scores and where it is. A merge computes
+the merged box's row (O(N)); every other row's minimum just compares with
+its score against the merged box, except rows whose minimum was one of the
+two merged boxes: they keep the old value as a lower bound and are
+recomputed (O(N)) only if that bound becomes the smallest of all. A cluster
+that one box absorbs costs about two steps per merge, so N merges cost
+O(N^2), never the O(N^3) of rescanning all pairs per merge.
 
 Boxes are float32 `[ymin, xmin, ymax, xmax]` in pixels. A box of zero area
 has a size of `MIN_SIZE` pixels in the denominator, so that distances stay
@@ -133,7 +135,8 @@ def _merge_padded(boxes, scores, valid, threshold):
         valid = st["valid"] & ~is_b
         new = row(a, means, valid)
         pointed = tf.equal(st["row_arg"], a) | tf.equal(st["row_arg"], b)
-        lower = new < st["row_min"]
+        # `<=`: a row whose minimum was the merged box and ties with it stays exact.
+        lower = new <= st["row_min"]
         row_min = tf.where(lower, new, st["row_min"])
         row_arg = tf.where(lower, a, st["row_arg"])
         stale = (st["stale"] & ~lower) | (pointed & ~lower)
@@ -200,7 +203,7 @@ def greedy_merge(boxes, scores, threshold, jit_compile: bool = False):
         )
         means, totals, valid = means[:n], totals[:n], valid[:n]
     else:
-        means, totals, valid = _merge_padded(
+        means, totals, valid = _merge_graph(
             boxes, scores, tf.ones([n], tf.bool), threshold
         )
     ranked = tf.argsort(tf.where(valid, totals, -float("inf")), direction="DESCENDING")
@@ -211,17 +214,28 @@ def greedy_merge(boxes, scores, threshold, jit_compile: bool = False):
     return merged_boxes, merged_scores, num
 
 
-_merge_jit = tf.function(_merge_padded, jit_compile=True, reduce_retracing=True)
+_SIGNATURE = [
+    tf.TensorSpec([None, 4], tf.float32),
+    tf.TensorSpec([None], tf.float32),
+    tf.TensorSpec([None], tf.bool),
+    tf.TensorSpec([], tf.float32),
+]
+# Graphs even when called eagerly (an eager while loop runs op by op); traced
+# once for every N.
+_merge_graph = tf.function(_merge_padded, input_signature=_SIGNATURE)
+_merge_jit = tf.function(_merge_padded, input_signature=_SIGNATURE, jit_compile=True)
 
 
-def greedy_merge_per_class(boxes, scores, classes, num_classes, threshold, max_boxes):
+def greedy_merge_per_class(
+    boxes, scores, classes, threshold, max_boxes, jit_compile: bool = False
+):
     """`greedy_merge` within each class; the best `max_boxes` over all classes.
 
     Args:
         boxes: float `[N, 4]` pixels. scores: float `[N]`. classes: int `[N]`.
-        num_classes: int (Python): classes are `0..num_classes - 1`.
         threshold: float: `greedy_merge`'s threshold.
         max_boxes: int (Python): rows of the outputs.
+        jit_compile: bool: see `greedy_merge`.
 
     Returns:
         (boxes float32 `[max_boxes, 4]`, scores `[max_boxes]`, classes int32
@@ -236,7 +250,10 @@ def greedy_merge_per_class(boxes, scores, classes, num_classes, threshold, max_b
     def one(c):
         mask = tf.equal(classes, c)
         b, s, k = greedy_merge(
-            tf.boolean_mask(boxes, mask), tf.boolean_mask(scores, mask), threshold
+            tf.boolean_mask(boxes, mask),
+            tf.boolean_mask(scores, mask),
+            threshold,
+            jit_compile,
         )
         pad = tf.maximum(max_boxes - tf.shape(s)[0], 0)
         b = tf.pad(b, [[0, pad], [0, 0]])[:max_boxes]

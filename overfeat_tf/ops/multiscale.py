@@ -163,11 +163,13 @@ class MultiScaleClassifier:
             return tf.nn.softmax(class_map)
         return class_map
 
-    def maps(self, images):
+    def maps(self, images, regress: bool = False):
         """Per-scale, per-flip class maps and each cell's window.
 
         Args:
             images: float `[batch, height, width, 3]`, RGB in [0, 255].
+            regress: bool. Also run the model's box regressor on the same
+                features (paper 4.1).
 
         Returns:
             list of dicts, scales in order, the unflipped pass before the
@@ -179,7 +181,12 @@ class MultiScaleClassifier:
               pass the map is mirrored back, so column j always covers the
               windows left to right, as in the unflipped map;
             - `"boxes"`: float32 `[h, w, 4]`, each cell's window as
-              `[ymin, xmin, ymax, xmax]` in pixels of the original image.
+              `[ymin, xmin, ymax, xmax]` in pixels of the original image;
+            - with `regress`, `"regression"`: float32 `[batch, h, w, 4]` (or
+              `4 * classes`), the regressor's output at each cell, columns
+              ordered as in `"probabilities"`; for the mirrored pass these
+              are edges in the mirrored window's frame
+              (`overfeat_tf.ops.boxes.decode(..., flipped=True)`).
         """
         images = tf.convert_to_tensor(images, tf.float32)
         shape = tf.shape(images)
@@ -199,7 +206,15 @@ class MultiScaleClassifier:
             x_scale = tf.cast(image_hw[1], tf.float32) / tf.cast(size[1], tf.float32)
             for flipped in (False, True) if self.flips else (False,):
                 x = tf.reverse(resized, axis=[2]) if flipped else resized
-                probs = self._probabilities(self.dense(x, fine=self.fine))
+                prepool = self.dense.features(x)
+                probs = self._probabilities(
+                    self.dense.classify_features(prepool, fine=self.fine)
+                )
+                regression = (
+                    self.dense.regress_features(prepool, fine=self.fine)
+                    if regress
+                    else None
+                )
                 map_hw = tf.shape(probs)[1:3]
                 rows = tf.cast(tf.range(map_hw[0]) * stride, tf.float32)
                 cols = tf.cast(tf.range(map_hw[1]) * stride, tf.float32)
@@ -207,6 +222,8 @@ class MultiScaleClassifier:
                     # Mirrored cell j starts at x = j * s of the mirrored image, i.e.
                     # ends at width - j * s of this one; reverse to go left to right.
                     probs = tf.reverse(probs, axis=[2])
+                    if regress:
+                        regression = tf.reverse(regression, axis=[2])
                     cols = tf.cast(size[1], tf.float32) - tf.reverse(cols, [0]) - window
                 ymin, xmin = tf.meshgrid(rows, cols, indexing="ij")
                 boxes = tf.stack(
@@ -218,15 +235,16 @@ class MultiScaleClassifier:
                     ],
                     axis=-1,
                 )
-                out.append(
-                    {
-                        "scale": index,
-                        "flipped": flipped,
-                        "size": size,
-                        "probabilities": probs,
-                        "boxes": boxes,
-                    }
-                )
+                entry = {
+                    "scale": index,
+                    "flipped": flipped,
+                    "size": size,
+                    "probabilities": probs,
+                    "boxes": boxes,
+                }
+                if regress:
+                    entry["regression"] = tf.cast(regression, tf.float32)
+                out.append(entry)
         return out
 
     def _traced_classify(self, images):

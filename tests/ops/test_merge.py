@@ -161,7 +161,7 @@ def test_per_class_merges_within_classes_only():
     scores = [0.5, 0.25, 1.0, 0.1]
     classes = [2, 2, 0, 2]
     b, s, c, k = (
-        t.numpy() for t in greedy_merge_per_class(boxes, scores, classes, 3, 0.5, 5)
+        t.numpy() for t in greedy_merge_per_class(boxes, scores, classes, 0.5, 5)
     )
     assert k == 3
     np.testing.assert_allclose(s, [1.0, 0.75, 0.1, 0, 0])

@@ -1,0 +1,201 @@
+"""Localization: regressed boxes at every window, scale and flip, merged (paper 4.3).
+
+For each image:
+
+(a) at each scale, the top k classes by their spatial maximum (over every
+    cell of both flips of that scale);
+(b) for each of those classes, the box the regressor predicts at every cell
+    of that scale and flip (the class's own box for a per-class regressor),
+    mapped to pixels of the original image and scored by the class's
+    probability at that cell;
+(c) the union over scales;
+(d-g) per class, the greedy merge (`overfeat_tf.ops.merge`): agreeing boxes
+    become their mean, scored by the sum of their windows' scores;
+
+and the merged boxes of all classes ranked by that accumulated score. A
+class whose windows agree on one box outscores a class that wins a few
+windows with scattered boxes, which is the paper's argument for merging
+over suppression.
+
+Boxes come out as float32 `[ymin, xmin, ymax, xmax]` in pixels of the
+original image, clipped to it.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from overfeat_tf.ops.boxes import decode
+from overfeat_tf.ops.merge import greedy_merge_per_class
+from overfeat_tf.ops.multiscale import MultiScaleClassifier
+
+__all__ = ["MERGE_THRESHOLD", "MultiScaleLocalizer", "localize_maps"]
+
+MERGE_THRESHOLD = 0.5  # the paper gives none; tuned on fashion_scenes validation
+
+
+def _flat(maps, key, batch, width):
+    return tf.concat([tf.reshape(m[key], [batch, -1, width]) for m in maps], axis=1)
+
+
+def localize_maps(
+    maps,
+    image_hw,
+    top_k: int = 5,
+    threshold: float = MERGE_THRESHOLD,
+    max_detections: int = 5,
+    jit_compile: bool = False,
+):
+    """Steps (a)-(g) of the module docstring on `MultiScaleClassifier.maps`.
+
+    Args:
+        maps: list of dicts from `maps(images, regress=True)`.
+        image_hw: int `[2]`: the original images' (height, width).
+        top_k: int: classes kept per scale (step a).
+        threshold: float: the merge's `match_score` threshold.
+        max_detections: int: boxes returned per image.
+        jit_compile: bool: run the merge loop through XLA (`greedy_merge`).
+
+    Returns:
+        dict of `boxes` float32 `[batch, max_detections, 4]` pixels,
+        `scores` float32 `[batch, max_detections]` (accumulated
+        probabilities), `classes` int32 `[batch, max_detections]`,
+        `num_detections` int32 `[batch]`; rows past `num_detections` are 0.
+    """
+    probs0 = maps[0]["probabilities"]
+    batch, classes = tf.shape(probs0)[0], probs0.shape[-1]
+    per_class = maps[0]["regression"].shape[-1] == 4 * classes and classes != 1
+    width = 4 * classes if per_class else 4
+    probs = _flat(maps, "probabilities", batch, classes)  # [b, N, C]
+    raw = _flat(maps, "regression", batch, width)  # [b, N, R*4]
+    raw = tf.reshape(raw, [batch, tf.shape(raw)[1], -1, 4])  # [b, N, R, 4]
+    windows = tf.concat([tf.reshape(m["boxes"], [-1, 4]) for m in maps], 0)
+    flipped = tf.concat(
+        [tf.fill([tf.size(m["boxes"]) // 4], m["flipped"]) for m in maps], 0
+    )
+    boxes = decode(raw, windows[None, :, None, :], flipped[None, :, None])
+
+    # (a) per scale: top-k classes by spatial maximum over both flips.
+    scales = sorted({m["scale"] for m in maps})
+    slot = {s: i for i, s in enumerate(scales)}
+    best = [None] * len(scales)
+    for m in maps:
+        peak = tf.reduce_max(m["probabilities"], axis=[1, 2])  # [b, C]
+        i = slot[m["scale"]]
+        best[i] = peak if best[i] is None else tf.maximum(best[i], peak)
+    k = min(top_k, classes)
+    chosen = []
+    for peak in best:
+        _, top = tf.math.top_k(peak, k=k)
+        chosen.append(tf.reduce_max(tf.one_hot(top, classes, dtype=tf.int32), 1))
+    chosen = tf.stack(chosen, axis=1)  # [b, S, C]
+    cell_slot = tf.concat(
+        [tf.fill([tf.size(m["boxes"]) // 4], slot[m["scale"]]) for m in maps], 0
+    )
+    candidate = tf.gather(chosen, cell_slot, axis=1) > 0  # [b, N, C]
+
+    # Not converted by autograph: its conversion would reach into the merge's
+    # own tf.function and run that loop op by op when called eagerly.
+    @tf.autograph.experimental.do_not_convert
+    def one(args):
+        image_probs, image_boxes, image_candidate = args
+        where = tf.cast(tf.where(image_candidate), tf.int32)  # [M, 2]: cell, class
+        cell, cls = where[:, 0], where[:, 1]
+        which = tf.stack([cell, cls if per_class else tf.zeros_like(cls)], 1)
+        b, s, c, n = greedy_merge_per_class(
+            tf.gather_nd(image_boxes, which),
+            tf.gather_nd(image_probs, where),
+            cls,
+            threshold,
+            max_detections,
+            jit_compile,
+        )
+        return b, s, c, n
+
+    b, s, c, n = tf.map_fn(
+        one,
+        (probs, boxes, candidate),
+        fn_output_signature=(
+            tf.TensorSpec([max_detections, 4], tf.float32),
+            tf.TensorSpec([max_detections], tf.float32),
+            tf.TensorSpec([max_detections], tf.int32),
+            tf.TensorSpec([], tf.int32),
+        ),
+    )
+    hw = tf.cast(image_hw, tf.float32)
+    limit = tf.stack([hw[0], hw[1], hw[0], hw[1]])
+    return {
+        "boxes": tf.clip_by_value(b, 0.0, limit),
+        "scores": s,
+        "classes": c,
+        "num_detections": n,
+    }
+
+
+class MultiScaleLocalizer:
+    """Localizes objects in whole images as the paper does (module docstring).
+
+    Args:
+        model: `OverFeat` with a regressor (`with_regressor`, or trained by
+            `overfeat train localize`).
+        scales, flips, fine, mode, formulation: as `MultiScaleClassifier`.
+        top_k: int. Classes kept per scale (paper 4.3 (a)).
+        threshold: float. The merge's `match_score` threshold.
+        max_detections: int. Boxes returned per image.
+        jit_compile: bool. Merge through XLA (faster for thousands of boxes).
+
+    `localize` is a `tf.function` over float32 `[batch, None, None, 3]` (RGB
+    in [0, 255], one size per batch), traced once for every size; it returns
+    `localize_maps`' dict. Calling the object runs the same without its own
+    `tf.function` (eagerly, or inside an enclosing graph).
+    """
+
+    def __init__(
+        self,
+        model,
+        scales=None,
+        flips: bool = True,
+        fine: bool = True,
+        top_k: int = 5,
+        threshold: float = MERGE_THRESHOLD,
+        max_detections: int = 5,
+        mode: str = "aspect",
+        formulation: str = "dilated",
+        jit_compile: bool = False,
+    ):
+        if getattr(model, "regressor", None) is None:
+            raise ValueError(
+                f"{model.name} has no box regressor: train one with "
+                "`overfeat train localize` or add one with `with_regressor`."
+            )
+        if max_detections < 1:
+            raise ValueError(
+                f"max_detections must be at least 1. Received: {max_detections!r}"
+            )
+        self.classifier = MultiScaleClassifier(
+            model, scales, flips, fine, min(top_k, model.num_classes), mode, formulation
+        )
+        self.model = model
+        self.top_k = top_k
+        self.threshold = float(threshold)
+        self.max_detections = max_detections
+        self.jit_compile = jit_compile
+        self.localize = tf.function(
+            self.__call__,
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+        )
+
+    def maps(self, images):
+        """`MultiScaleClassifier.maps(images, regress=True)`."""
+        return self.classifier.maps(images, regress=True)
+
+    def __call__(self, images):
+        images = tf.convert_to_tensor(images, tf.float32)
+        return localize_maps(
+            self.maps(images),
+            tf.shape(images)[1:3],
+            self.top_k,
+            self.threshold,
+            self.max_detections,
+            self.jit_compile,
+        )
