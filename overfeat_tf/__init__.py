@@ -17,6 +17,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "DenseClassifier": "overfeat_tf.ops",
     "MultiScaleClassifier": "overfeat_tf.ops",
+    "MultiScaleLocalizer": "overfeat_tf.ops",
+    "greedy_merge": "overfeat_tf.ops",
+    "with_regressor": "overfeat_tf.models",
     "NetworkSpec": "overfeat_tf.specs",
     "OverFeat": "overfeat_tf.models",
     "SPECS": "overfeat_tf.specs",

@@ -3,6 +3,7 @@
     overfeat demo                                   # the main job, ~5 min
     overfeat describe --arch fast --size 231x231 --json
     overfeat train classify --preset fashion_small --set train.epochs=3
+    overfeat train localize --preset fashion_localize
     overfeat export --checkpoint runs/fashion_small --out saved_models/fashion
     overfeat predict --model saved_models/fashion photo.jpg
     overfeat import-weights net_weight_1 --arch accurate --out models/accurate
@@ -28,7 +29,7 @@ __all__ = [
     "add_predict_args",
     "add_features_args",
     "add_import_weights_args",
-    "add_train_classify_args",
+    "add_train_args",
     "build_parser",
     "main",
     "run_contact_sheet",
@@ -39,6 +40,7 @@ __all__ = [
     "run_features",
     "run_import_weights",
     "run_train_classify",
+    "run_train_localize",
 ]
 
 
@@ -190,8 +192,8 @@ def run_contact_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_train_classify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Flags of `overfeat train classify` / `pipelines/train_classifier.py`."""
+def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `overfeat train classify|localize` / `pipelines/train_*.py`."""
     from overfeat_tf.config import PRESETS
 
     parser.add_argument(
@@ -210,6 +212,18 @@ def resolve_config(args: argparse.Namespace):
     if args.config:
         config = load_config(args.config, base=config)
     return apply_overrides(config, args.set)
+
+
+def run_train_localize(args: argparse.Namespace) -> int:
+    """Runs `overfeat train localize`; returns the exit code."""
+    from overfeat_tf.train import train_localizer
+
+    config = resolve_config(args)
+    result = train_localizer(config)
+    last = {k: round(v[-1], 4) for k, v in result["history"].items() if v}
+    print(f"Trained the {config.localize.regressor} box regressor: {last}")
+    print(f"Model folder: {result['model_dir']}")
+    return 0
 
 
 def run_train_classify(args: argparse.Namespace) -> int:
@@ -256,40 +270,18 @@ def add_predict_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         required=True,
         help="an exported model: saved_models/<name>[/<version>]",
     )
+    parser.add_argument(
+        "--draw", metavar="DIR", help="write each image with its boxes as a PNG here"
+    )
     return parser
 
 
-def _error_text(error) -> str:
-    """The line of a TensorFlow error that says what went wrong."""
-    lines = [line.strip() for line in error.message.splitlines()]
-    noise = ("[[", "Graph execution error", "Detected at node", "<stack traces")
-    useful = [line for line in lines if line and not line.startswith(noise)]
-    return useful[0] if useful else error.message
-
-
 def run_predict(args: argparse.Namespace) -> int:
-    """Runs `overfeat predict`: the top-k of each image through the SavedModel."""
-    import tensorflow as tf
+    """Runs `overfeat predict`: classes (and boxes) through the SavedModel."""
+    from overfeat_tf.predict import format_prediction, predict_files
 
-    from overfeat_tf.serving import load_saved_model
-
-    serving = load_saved_model(args.model).signatures["classify_bytes"]
-    for path in args.images:
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise ValueError(f"Cannot read image {path!r}: {e.strerror}.") from None
-        try:
-            out = serving(image_bytes=tf.constant([data]))
-        except tf.errors.InvalidArgumentError as e:
-            raise ValueError(f"{path}: {_error_text(e)}") from None
-        print(path)
-        names = out["class_names"].numpy()[0]
-        for rank, (name, score) in enumerate(
-            zip(names, out["scores"].numpy()[0], strict=True)
-        ):
-            print(f"  {rank + 1}. {name.decode():<24s} {score:.4f}")
+    for result in predict_files(args.model, args.images, args.draw):
+        print(format_prediction(result))
     return 0
 
 
@@ -368,13 +360,21 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a network", description="Train a network."
     )
     tasks = train.add_subparsers(dest="task", required=True, metavar="TASK")
-    add_train_classify_args(
+    add_train_args(
         tasks.add_parser(
             "classify",
             help="the classifier (paper 3.1) with keras fit under tf.distribute",
             description="Train the classifier (paper 3.1).",
         )
     ).set_defaults(run=run_train_classify)
+    add_train_args(
+        tasks.add_parser(
+            "localize",
+            help="the box regressor (paper 4.2) from a trained classifier",
+            description="Train the box regressor (paper 4.2) on the features of "
+            "the classifier in localize.init_from (default: run.out_dir).",
+        )
+    ).set_defaults(run=run_train_localize)
     for name, add_args, run, help_text in commands:
         add_args(
             sub.add_parser(name, help=help_text, description=help_text)

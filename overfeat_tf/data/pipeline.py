@@ -26,6 +26,7 @@ __all__ = [
     "center_crop",
     "eval_dataset",
     "load_split",
+    "localization_dataset",
     "random_crop_flip",
     "resize_short_side",
     "train_dataset",
@@ -161,3 +162,133 @@ def eval_dataset(ds, window: int, resize_short: int, batch_size: int):
 
     out = ds.map(prepare, num_parallel_calls=AUTOTUNE)
     return out.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _boxes_labels(example):
+    """Ground-truth boxes (normalised) and labels of a TFDS example with `objects`."""
+    objects = example["objects"]
+    return tf.cast(objects["bbox"], tf.float32), tf.cast(objects["label"], tf.int32)
+
+
+def localization_dataset(
+    ds,
+    spec,
+    batch_size: int,
+    scales=None,
+    seed: int = 0,
+    epoch=0,
+    training: bool = True,
+    flips: bool = True,
+    min_coverage: float = 0.5,
+    shuffle_buffer: int = 10_000,
+    deterministic: bool = False,
+):
+    """Whole images at the spec's scales with the regressor's dense targets (paper 4.2).
+
+    Each batch is drawn at one scale (the spec's scale sizes, the image's
+    aspect ratio kept as in `overfeat_tf.ops.multiscale.scale_sizes`): at
+    random when `training` (and mirrored with probability 1/2 if `flips`),
+    else cycling through the scales in order. Every cell of the fine map gets
+    its window's targets (`overfeat_tf.ops.boxes.regression_targets`).
+
+    Args:
+        ds: `tf.data.Dataset` of TFDS examples with `image` and `objects`
+            (`bbox` normalised `[ymin, xmin, ymax, xmax]`, `label`).
+        spec: `NetworkSpec`.
+        batch_size: int. Images per batch (drop remainder).
+        scales: None (all) or indices into `spec.scales`.
+        seed, epoch: randomness is keyed by (seed, epoch, example), as in
+            `train_dataset`; `epoch` may be an int `tf.Variable`.
+        training: bool. Shuffle, random scales and flips.
+        flips: bool. Mirror half of the training images.
+        min_coverage: float. A window trains on a box it holds this much of.
+        shuffle_buffer: int.
+        deterministic: bool. Keep element order under parallel maps.
+
+    Returns:
+        `tf.data.Dataset` of (images float32 `[batch, H, W, 3]` in [0, 255],
+        targets float32 `[batch, h, w, 6]`: the four window-relative edges, a
+        0 / 1 mask of the cells that train, and the class of their box). A
+        batch whose images differ in size is padded at the bottom and right;
+        cells whose window leaves an image are masked.
+    """
+    from overfeat_tf import geometry
+    from overfeat_tf.ops.boxes import regression_targets, window_grid
+    from overfeat_tf.ops.multiscale import _scale_sizes_tf
+
+    indices = list(range(len(spec.scales))) if scales is None else list(scales)
+    window, stride = spec.window, geometry.fine_stride(spec)
+
+    def one_epoch(_):
+        tf.compat.v1.get_default_graph().seed = None  # see train_dataset
+        e = tf.cast(tf.convert_to_tensor(epoch), tf.int64)
+        key = seed * 100_003 + e
+        source = ds.shuffle(shuffle_buffer, seed=key) if training else ds
+
+        def prepare(index, example):
+            image, _ = _image_label({"image": example["image"], "label": 0})
+            boxes, labels = _boxes_labels(example)
+            hw = tf.shape(image)[:2]
+            sizes = tf.stack([_scale_sizes_tf(spec, hw, "aspect")[i] for i in indices])
+            batch_index = index // batch_size
+            if training:
+                pick = tf.random.stateless_uniform(
+                    [], tf.stack([key, batch_index]), 0, len(indices), tf.int64
+                )
+            else:
+                pick = batch_index % len(indices)
+            size = tf.gather(sizes, pick)
+            image = tf.image.resize(tf.cast(image, tf.float32), size, antialias=True)
+            image = tf.clip_by_value(image, 0.0, 255.0)
+            h, w = tf.cast(size[0], tf.float32), tf.cast(size[1], tf.float32)
+            boxes = boxes * tf.stack([h, w, h, w])
+            if training and flips:
+                flip = tf.random.stateless_uniform([], tf.stack([key, index])) < 0.5
+                image = tf.where(flip, tf.reverse(image, [1]), image)
+                mirrored = tf.stack(
+                    [boxes[:, 0], w - boxes[:, 3], boxes[:, 2], w - boxes[:, 1]], 1
+                )
+                boxes = tf.where(flip, mirrored, boxes)
+            return image, boxes, labels, size
+
+        out = source.enumerate().map(prepare, num_parallel_calls=AUTOTUNE)
+        return out.padded_batch(
+            batch_size,
+            padded_shapes=([None, None, 3], [None, 4], [None], [2]),
+            drop_remainder=True,
+        )
+
+    def targets(images, boxes, labels, sizes):
+        shape = tf.shape(images)
+        rows = (shape[1] - window) // stride + 1
+        cols = (shape[2] - window) // stride + 1
+        windows = window_grid(rows, cols, stride, window)
+
+        def one(args):
+            image_boxes, image_labels, size = args
+            t = regression_targets(windows, image_boxes, image_labels, min_coverage)
+            inside = (windows[..., 2] <= tf.cast(size[0], tf.float32)) & (
+                windows[..., 3] <= tf.cast(size[1], tf.float32)
+            )
+            mask = t["mask"] * tf.cast(inside, tf.float32)
+            return tf.concat(
+                [
+                    t["targets"] * mask[..., None],
+                    mask[..., None],
+                    tf.cast(t["labels"], tf.float32)[..., None],
+                ],
+                -1,
+            )
+
+        y = tf.map_fn(
+            one,
+            (boxes, labels, sizes),
+            fn_output_signature=tf.TensorSpec([None, None, 6], tf.float32),
+        )
+        return images, y
+
+    out = tf.data.Dataset.range(1).flat_map(one_epoch)
+    out = out.map(targets, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    return out.with_options(options)

@@ -29,7 +29,12 @@ from overfeat_tf.ops.boxes import decode
 from overfeat_tf.ops.merge import greedy_merge_per_class
 from overfeat_tf.ops.multiscale import MultiScaleClassifier
 
-__all__ = ["MERGE_THRESHOLD", "MultiScaleLocalizer", "localize_maps"]
+__all__ = [
+    "MERGE_THRESHOLD",
+    "MultiScaleLocalizer",
+    "localize_center",
+    "localize_maps",
+]
 
 MERGE_THRESHOLD = 0.5  # the paper gives none; tuned on fashion_scenes validation
 
@@ -199,3 +204,49 @@ class MultiScaleLocalizer:
             self.max_detections,
             self.jit_compile,
         )
+
+
+def localize_center(model, images, top_k: int = 5):
+    """The single-window baseline of the paper's Fig. 9: one centred window.
+
+    The image's shorter side is resized to the window and the central
+    window-sized square is classified and regressed once: its top-k
+    classes, each with the regressor's box for it, in original pixels.
+
+    Args:
+        model: `OverFeat` with a regressor.
+        images: float `[batch, h, w, 3]` RGB in [0, 255].
+        top_k: int.
+
+    Returns:
+        dict as `localize_maps`' (`scores` are the window's probabilities).
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    window = model.spec.window
+    hw = tf.cast(tf.shape(images)[1:3], tf.float32)
+    short = tf.reduce_min(hw)
+    size = tf.cast(tf.round(hw * window / short), tf.int32)
+    resized = tf.image.resize(images, tf.maximum(size, window), antialias=True)
+    top = (tf.shape(resized)[1] - window) // 2
+    left = (tf.shape(resized)[2] - window) // 2
+    crop = resized[:, top : top + window, left : left + window]
+    out = model(crop, training=False)
+    probs = tf.cast(out["predictions"][:, 0, 0], tf.float32)
+    if model.classifier_activation is None:
+        probs = tf.nn.softmax(probs)
+    raw = tf.reshape(
+        tf.cast(out["boxes"][:, 0, 0], tf.float32), [tf.shape(crop)[0], -1, 4]
+    )
+    scores, classes = tf.math.top_k(probs, k=top_k)
+    which = classes if raw.shape[1] != 1 else tf.zeros_like(classes)
+    targets = tf.gather(raw, which, batch_dims=1)  # [b, k, 4]
+    # The window in original pixels: the central square of side `short`.
+    y0, x0 = (hw[0] - short) / 2, (hw[1] - short) / 2
+    boxes = decode(targets, tf.stack([y0, x0, y0 + short, x0 + short]))
+    limit = tf.stack([hw[0], hw[1], hw[0], hw[1]])
+    return {
+        "boxes": tf.clip_by_value(boxes, 0.0, limit),
+        "scores": scores,
+        "classes": classes,
+        "num_detections": tf.fill([tf.shape(crop)[0]], top_k),
+    }

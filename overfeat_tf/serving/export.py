@@ -43,9 +43,10 @@ def latest_version(base_dir) -> int:
     return max(versions, default=0)
 
 
-def write_warmup(version_dir, name: str, window: int) -> str:
+def write_warmup(version_dir, name: str, window: int, localize: bool = False) -> str:
     """Writes `assets.extra/tf_serving_warmup_requests`: one PredictionLog per
-    signature input kind, so the server traces its graphs before traffic."""
+    signature input kind (and the localization signatures' when `localize`),
+    so the server traces its graphs before traffic."""
     from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
     ramp = np.linspace(0, 255, window * window * 3).reshape(window, window, 3)
@@ -59,6 +60,11 @@ def write_warmup(version_dir, name: str, window: int) -> str:
         ),
         ("classify_images", "images", tf.make_tensor_proto(image.numpy()[None])),
     ]
+    if localize:
+        requests += [
+            ("localize_bytes", "image_bytes", requests[0][2]),
+            ("localize_images", "images", requests[1][2]),
+        ]
     folder = os.path.join(version_dir, "assets.extra")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "tf_serving_warmup_requests")
@@ -128,8 +134,9 @@ def export_saved_model(model, base_dir, class_names=None, config=None) -> str:
         module.class_names_file = tf.saved_model.Asset(
             os.path.join(sources, CLASS_NAMES_FILE)
         )
-        tf.saved_model.save(module, tmp, signatures=module.signatures())
-        write_warmup(tmp, name, model.spec.window)
+        signatures = module.signatures()
+        tf.saved_model.save(module, tmp, signatures=signatures)
+        write_warmup(tmp, name, model.spec.window, "localize_bytes" in signatures)
     write_models_config(os.path.dirname(base_dir))
     return version_dir
 

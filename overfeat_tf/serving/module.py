@@ -12,6 +12,17 @@ export):
 - `features`: `images` uint8 `[batch, height, width, 3]` -> `features`
   float32, the map of the configured layer (paper 3.2).
 
+A model with a box regressor also gets (paper 4.3, `MultiScaleLocalizer`):
+
+- `localize_images`: `images` uint8 `[batch, height, width, 3]` and
+- `localize_bytes`: `image_bytes` string `[batch]`, each ->
+  `detection_boxes` float32 `[batch, N, 4]` (`[ymin, xmin, ymax, xmax]`
+  normalised to the original image), `detection_scores` float32
+  `[batch, N]` (the summed probabilities of the windows merged into each
+  box), `detection_classes` int32 `[batch, N]`, `detection_class_names`
+  string `[batch, N]`, `num_detections` int32 `[batch]`; N is
+  `max_detections`, rows past `num_detections` are zeros.
+
 Bad input is never answered with garbage: empty, truncated or undecodable
 bytes, and images with a side over `max_side`, fail the request with an
 `InvalidArgumentError` that says what was wrong. Images smaller than the
@@ -26,6 +37,7 @@ import tensorflow as tf
 
 from overfeat_tf.config import ExportConfig
 from overfeat_tf.models import feature_extractor
+from overfeat_tf.ops.localize import MultiScaleLocalizer
 from overfeat_tf.ops.multiscale import MultiScaleClassifier
 
 __all__ = ["ServingModule"]
@@ -68,6 +80,29 @@ class ServingModule(tf.Module):
             mode=export.scale_mode,
         )
         self._max_side = export.max_side
+        self._localizer = None
+        if getattr(model, "regressor", None) is not None:
+            self._localizer = MultiScaleLocalizer(
+                model,
+                scales=export.scales,
+                flips=export.flips,
+                fine=export.fine,
+                top_k=export.top_k,
+                threshold=export.merge_threshold,
+                max_detections=export.max_detections,
+                mode=export.scale_mode,
+                jit_compile=export.merge_jit,
+            )
+            self.localize_images = tf.function(
+                self._localize_images,
+                input_signature=[
+                    tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+                ],
+            )
+            self.localize_bytes = tf.function(
+                self._localize_bytes,
+                input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],
+            )
         self.classify_images = tf.function(
             self._classify_images,
             input_signature=[
@@ -93,12 +128,16 @@ class ServingModule(tf.Module):
     def signatures(self) -> dict:
         """The signatures for `tf.saved_model.save`."""
         bytes_fn = self.classify_bytes.get_concrete_function()
-        return {
+        out = {
             "serving_default": bytes_fn,
             "classify_bytes": bytes_fn,
             "classify_images": self.classify_images.get_concrete_function(),
             "features": self.features.get_concrete_function(),
         }
+        if self._localizer is not None:
+            out["localize_images"] = self.localize_images.get_concrete_function()
+            out["localize_bytes"] = self.localize_bytes.get_concrete_function()
+        return out
 
     def _check_size(self, images, what):
         shape = tf.shape(images)
@@ -157,6 +196,60 @@ class ServingModule(tf.Module):
             ),
         )
         return self._outputs({"classes": classes, "scores": scores})
+
+    def _detections(self, result, image_hw):
+        hw = tf.cast(image_hw, tf.float32)
+        scale = tf.stack([hw[..., 0], hw[..., 1], hw[..., 0], hw[..., 1]], -1)
+        classes = result["classes"]
+        valid = tf.range(tf.shape(classes)[1])[None] < result["num_detections"][:, None]
+        return {
+            "detection_boxes": result["boxes"] / scale[:, None, :],
+            "detection_scores": result["scores"],
+            "detection_classes": classes,
+            "detection_class_names": tf.where(
+                valid, tf.gather(self._names, classes), ""
+            ),
+            "num_detections": result["num_detections"],
+        }
+
+    def _localize_images(self, images):
+        images = self._check_size(images, "images")
+        result = self._localizer(tf.cast(images, tf.float32))
+        hw = tf.tile(tf.shape(images)[None, 1:3], [tf.shape(images)[0], 1])
+        return self._detections(result, hw)
+
+    def _localize_bytes(self, image_bytes):
+        n = self._localizer.max_detections
+
+        def one(data):
+            image = self._decode(data)
+            out = self._localizer(tf.cast(image, tf.float32)[None])
+            return (
+                out["boxes"][0],
+                out["scores"][0],
+                out["classes"][0],
+                out["num_detections"][0],
+                tf.shape(image)[:2],
+            )
+
+        boxes, scores, classes, count, hw = tf.map_fn(
+            one,
+            image_bytes,
+            fn_output_signature=(
+                tf.TensorSpec([n, 4], tf.float32),
+                tf.TensorSpec([n], tf.float32),
+                tf.TensorSpec([n], tf.int32),
+                tf.TensorSpec([], tf.int32),
+                tf.TensorSpec([2], tf.int32),
+            ),
+        )
+        result = {
+            "boxes": boxes,
+            "scores": scores,
+            "classes": classes,
+            "num_detections": count,
+        }
+        return self._detections(result, hw)
 
     def _features_fn(self, images):
         images = self._check_size(images, "images")

@@ -7,15 +7,19 @@ from overfeat_tf.train.callbacks import (
     SeedSync,
 )
 from overfeat_tf.train.strategy import STRATEGIES, make_strategy
+from overfeat_tf.train.tasks import ClassifyTask, LocalizeTask, training_model
 from overfeat_tf.train.trainer import (
     build_optimizer,
     learning_rate_schedule,
+    train,
     train_classifier,
-    training_model,
+    train_localizer,
 )
 
 __all__ = [
     "STRATEGIES",
+    "ClassifyTask",
+    "LocalizeTask",
     "AtomicCheckpoint",
     "EpochCounter",
     "InputImages",
@@ -23,6 +27,8 @@ __all__ = [
     "build_optimizer",
     "learning_rate_schedule",
     "make_strategy",
+    "train",
     "train_classifier",
+    "train_localizer",
     "training_model",
 ]

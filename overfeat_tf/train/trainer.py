@@ -1,16 +1,20 @@
-"""Training the OverFeat classifier (paper 3.1) under a `tf.distribute` strategy.
+"""Training OverFeat under a `tf.distribute` strategy: one loop for every task.
 
-`train_classifier(config)` runs the whole job: input pipelines from TFDS, the
+`train(config, task)` runs the whole job: input pipelines from TFDS, the
 model and the paper's SGD recipe built under the strategy's scope, and
 `keras` `fit` with TensorBoard, per-epoch checkpoints, `BackupAndRestore`
-(a killed run resumes where it stopped) and `TerminateOnNaN`.
+(a killed run resumes where it stopped) and `TerminateOnNaN`. The task
+(`overfeat_tf.train.tasks`) brings its model, loss, metrics and pipelines:
+`train_classifier(config)` trains the classifier (paper 3.1),
+`train_localizer(config)` the box regressor (paper 4.2).
 
 Keras 3 `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585),
 so `"multi_worker"` runs a custom loop over the same model, loss, optimizer and
 pipeline: `strategy.run` of one SGD step per batch, gradients all-reduced by
 the optimizer, each worker reading its own shard of the data.
 
-Outputs, under `config.run.out_dir`:
+Outputs, under `config.run.out_dir` (the localizer: its
+`localize_<regressor>/` folder):
 
     config.yaml                  the resolved config
     logs/train, logs/validation  TensorBoard (loss, top-1, top-5, learning rate, inputs)
@@ -26,14 +30,11 @@ import json
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from overfeat_tf.config import Config, save_config
-from overfeat_tf.data.pipeline import eval_dataset, load_split, train_dataset
+from overfeat_tf.data.pipeline import load_split
 from overfeat_tf.model_dir import save_model_dir
-from overfeat_tf.models import OverFeat
-from overfeat_tf.specs import get_spec
 from overfeat_tf.train.callbacks import (
     AtomicCheckpoint,
     EpochCounter,
@@ -41,11 +42,14 @@ from overfeat_tf.train.callbacks import (
     SeedSync,
 )
 from overfeat_tf.train.strategy import make_strategy
+from overfeat_tf.train.tasks import ClassifyTask, LocalizeTask, training_model
 
 __all__ = [
     "build_optimizer",
     "learning_rate_schedule",
+    "train",
     "train_classifier",
+    "train_localizer",
     "training_model",
 ]
 
@@ -87,27 +91,6 @@ def build_optimizer(train, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     return optimizer
 
 
-def training_model(model) -> keras.Model:
-    """The classifier's logits as `[batch, classes]` at the training window.
-
-    Shares every layer (and so every weight) with `model`.
-    """
-    logits = model.get_layer(model.spec.full_layers[-1].name).output
-    flat = keras.layers.Reshape((model.num_classes,), name="logits")(logits)
-    return keras.Model(model.input, flat, name=f"{model.name}_train")
-
-
-def _loss():
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-
-def _metrics():
-    return [
-        keras.metrics.SparseCategoricalAccuracy(name="top1"),
-        keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"),
-    ]
-
-
 def _class_names(name, data_dir, num_classes):
     import tensorflow_datasets as tfds
 
@@ -115,29 +98,33 @@ def _class_names(name, data_dir, num_classes):
     return list(names) if len(names) == num_classes else None
 
 
-def _validate(config: Config, spec, n_train):
-    if config.model.num_classes < 5:
-        raise ValueError(
-            f"model.num_classes must be at least 5 (top-5 accuracy). "
-            f"Received: {config.model.num_classes}"
-        )
+def _check_split(config, n_train):
     if n_train < config.train.global_batch_size and not config.train.steps_per_epoch:
         raise ValueError(
             f"The train split has {n_train} examples, fewer than one global batch "
             f"of {config.train.global_batch_size}."
         )
-    if config.data.resize_short < spec.window:
-        raise ValueError(
-            f"data.resize_short ({config.data.resize_short}) is smaller than the "
-            f"{spec.name!r} window ({spec.window})."
-        )
 
 
 def train_classifier(config: Config, callbacks=()) -> dict:
-    """Trains the classifier as `config` says; see the module docstring.
+    """Trains the classifier (paper 3.1) as `config` says: `train` with
+    `ClassifyTask`."""
+    return train(config, ClassifyTask(), callbacks)
+
+
+def train_localizer(config: Config, callbacks=()) -> dict:
+    """Trains the box regressor (paper 4.2) from the classifier that
+    `config.localize.init_from` names (default: `config.run.out_dir`'s):
+    `train` with `LocalizeTask`. Writes to `<run.out_dir>/localize_<regressor>`."""
+    return train(config, LocalizeTask(config), callbacks)
+
+
+def train(config: Config, task, callbacks=()) -> dict:
+    """Trains `task`'s model as `config` says; see the module docstring.
 
     Args:
         config: `overfeat_tf.config.Config`.
+        task: `ClassifyTask` or `LocalizeTask` (`overfeat_tf.train.tasks`).
         callbacks: extra Keras callbacks (not used by `"multi_worker"`).
 
     Returns:
@@ -145,11 +132,10 @@ def train_classifier(config: Config, callbacks=()) -> dict:
         folder), `out_dir`, `model` (the trained `OverFeat`).
     """
     strategy = make_strategy(config.distribute.strategy, config.distribute.cpu_devices)
-    train = config.train
-    keras.utils.set_random_seed(train.seed)
-    if train.deterministic:
+    train_config = config.train
+    keras.utils.set_random_seed(train_config.seed)
+    if train_config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    spec = get_spec(config.model.arch)
     data = config.data
     raw_train, n_train = load_split(
         data.dataset, data.train_split, data.data_dir, data.manual_dir
@@ -157,22 +143,36 @@ def train_classifier(config: Config, callbacks=()) -> dict:
     raw_eval, _ = load_split(
         data.dataset, data.eval_split, data.data_dir, data.manual_dir
     )
-    _validate(config, spec, n_train)
-    steps = train.steps_per_epoch or n_train // train.global_batch_size
-    out = config.run.out_dir
+    _check_split(config, n_train)
+    steps = train_config.steps_per_epoch or n_train // train_config.global_batch_size
+    out = task.out_dir(config)
+    with strategy.scope():
+        model, trainer = task.build(config)
+    task.validate(config, model.spec)
     os.makedirs(out, exist_ok=True)
     if _is_chief(strategy):
         save_config(config, os.path.join(out, "config.yaml"))
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="input_epoch")
 
     if config.distribute.strategy == "multi_worker":
-        history, model = _train_custom_loop(
-            config, strategy, spec, raw_train, steps, epoch
+        history = _train_custom_loop(
+            config, task, strategy, model, trainer, raw_train, steps, epoch, out
         )
     else:
-        history, model = _train_fit(
-            config, strategy, spec, raw_train, raw_eval, steps, epoch, list(callbacks)
+        history = _train_fit(
+            config,
+            task,
+            strategy,
+            model,
+            trainer,
+            raw_train,
+            raw_eval,
+            steps,
+            epoch,
+            out,
+            list(callbacks),
         )
+    model = task.finish(model)
     model_dir = os.path.join(out, "model")
     if not _is_chief(strategy):
         # Other workers write beside the chief's folder, never over it.
@@ -182,7 +182,7 @@ def train_classifier(config: Config, callbacks=()) -> dict:
         )
         save_model_dir(model, model_dir, overwrite=True)
     else:
-        names = _class_names(data.dataset, data.data_dir, config.model.num_classes)
+        names = _class_names(data.dataset, data.data_dir, model.num_classes)
         save_model_dir(model, model_dir, class_names=names, overwrite=True)
         with open(os.path.join(out, "history.json"), "w") as f:
             json.dump(history, f, indent=1)
@@ -200,30 +200,31 @@ def _is_chief(strategy) -> bool:
     )
 
 
-def _train_fit(config, strategy, spec, raw_train, raw_eval, steps, epoch, callbacks):
-    train, data, out = config.train, config.data, config.run.out_dir
-    window = spec.window
+def _train_fit(
+    config,
+    task,
+    strategy,
+    model,
+    trainer,
+    raw_train,
+    raw_eval,
+    steps,
+    epoch,
+    out,
+    callbacks,
+):
+    train = config.train
+    spec = model.spec
     with strategy.scope():
-        model = OverFeat(spec, num_classes=config.model.num_classes)
-        trainer = training_model(model)
         trainer.compile(
-            optimizer=build_optimizer(train, steps), loss=_loss(), metrics=_metrics()
+            optimizer=build_optimizer(train, steps),
+            loss=task.loss(),
+            metrics=task.metrics(),
         )
-    train_ds = (
-        train_dataset(
-            raw_train,
-            window,
-            data.resize_short,
-            train.global_batch_size,
-            train.seed,
-            epoch,
-            data.shuffle_buffer,
-            train.deterministic,
-        )
-        .repeat()
-        .take(steps)
-    )
-    eval_ds = eval_dataset(raw_eval, window, data.resize_short, train.global_batch_size)
+    batch = train.global_batch_size
+    train_ds = task.train_dataset(raw_train, config, spec, batch, epoch)
+    train_ds = train_ds.repeat().take(steps)
+    eval_ds = task.eval_dataset(raw_eval, config, spec, batch)
     if train.validation_steps:
         eval_ds = eval_ds.take(train.validation_steps)
     all_callbacks = [
@@ -249,65 +250,50 @@ def _train_fit(config, strategy, spec, raw_train, raw_eval, steps, epoch, callba
         verbose=train.verbose,
         shuffle=False,  # the pipeline shuffles, by (seed, epoch)
     )
-    history = {k: [float(v) for v in vs] for k, vs in result.history.items()}
-    return history, model
+    return {k: [float(v) for v in vs] for k, vs in result.history.items()}
 
 
-def _train_custom_loop(config, strategy, spec, raw_train, steps, epoch):
+def _train_custom_loop(
+    config, task, strategy, model, trainer, raw_train, steps, epoch, out
+):
     """One SGD step per batch via `strategy.run`; see the module docstring."""
-    train, data, out = config.train, config.data, config.run.out_dir
-    window, global_batch = spec.window, train.global_batch_size
+    train = config.train
+    spec, global_batch = model.spec, train.global_batch_size
     with strategy.scope():
-        model = OverFeat(spec, num_classes=config.model.num_classes)
-        trainer = training_model(model)
         optimizer = build_optimizer(train, steps)
         optimizer.build(trainer.trainable_variables)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, reduction=None
-    )
+    loss_fn = task.loss(reduction=None)
 
     def dataset_fn(context):
         shard = raw_train.shard(context.num_input_pipelines, context.input_pipeline_id)
         batch = context.get_per_replica_batch_size(global_batch)
-        return train_dataset(
-            shard,
-            window,
-            data.resize_short,
-            batch,
-            train.seed,
-            epoch,
-            data.shuffle_buffer,
-            train.deterministic,
-        ).repeat()
+        return task.train_dataset(shard, config, spec, batch, epoch).repeat()
 
     dataset = strategy.distribute_datasets_from_function(dataset_fn)
 
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
-            logits = trainer(images, training=True)
+            outputs = trainer(images, training=True)
             loss = tf.nn.compute_average_loss(
-                loss_fn(labels, logits), global_batch_size=global_batch
+                loss_fn(labels, outputs), global_batch_size=global_batch
             )
         grads = tape.gradient(loss, trainer.trainable_variables)
         optimizer.apply_gradients(zip(grads, trainer.trainable_variables, strict=True))
-        top1 = tf.reduce_sum(
-            tf.cast(tf.equal(tf.argmax(logits, -1, tf.int32), labels), tf.float32)
-        )
-        top5 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 5), tf.float32))
-        return loss, top1, top5
+        return {"loss": loss, **task.metric_sums(labels, outputs)}
 
     @tf.function
     def train_step(iterator):
         images, labels = next(iterator)
         results = strategy.run(replica_step, args=(images, labels))
-        return [
-            strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results
-        ]
+        return {
+            k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for k, v in results.items()
+        }
 
     # Checkpoints every epoch; a restarted job resumes after the last one.
     chief = _is_chief(strategy)
-    task = getattr(strategy.cluster_resolver, "task_id", 0)
-    backup = os.path.join(out, "backup" if chief else f"backup_worker_{task}")
+    task_id = getattr(strategy.cluster_resolver, "task_id", 0)
+    backup = os.path.join(out, "backup" if chief else f"backup_worker_{task_id}")
     checkpoint = tf.train.Checkpoint(model=trainer, optimizer=optimizer, epoch=epoch)
     manager = tf.train.CheckpointManager(checkpoint, backup, max_to_keep=1)
     if manager.latest_checkpoint:
@@ -318,24 +304,27 @@ def _train_custom_loop(config, strategy, spec, raw_train, steps, epoch):
         if chief
         else None
     )
-    history = {"loss": [], "top1": [], "top5": [], "learning_rate": []}
+    history = {}
     progress = keras.utils.Progbar(steps, verbose=train.verbose if chief else 0)
     for e in range(start, train.epochs):
         epoch.assign(e)
         iterator = iter(dataset)
-        totals = np.zeros(3)
+        totals = {}
         for step in range(steps):
-            loss, top1, top5 = (float(v) for v in train_step(iterator))
-            totals += [loss, top1, top5]
-            progress.update(step + 1, [("loss", loss)])
+            results = {k: float(v) for k, v in train_step(iterator).items()}
+            for k, v in results.items():
+                totals[k] = totals.get(k, 0.0) + v
+            progress.update(step + 1, [("loss", results["loss"])])
+        # The loss is a mean per batch; the metrics are sums over examples.
         logs = {
-            "loss": totals[0] / steps,
-            "top1": totals[1] / (steps * global_batch),
-            "top5": totals[2] / (steps * global_batch),
-            "learning_rate": float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
+            k: v / (steps if k == "loss" else steps * global_batch)
+            for k, v in totals.items()
         }
+        logs["learning_rate"] = float(
+            keras.ops.convert_to_numpy(optimizer.learning_rate)
+        )
         for k, v in logs.items():
-            history[k].append(v)
+            history.setdefault(k, []).append(v)
         if writer is not None:
             with writer.as_default():
                 for k, v in logs.items():
@@ -343,4 +332,4 @@ def _train_custom_loop(config, strategy, spec, raw_train, steps, epoch):
             writer.flush()
         epoch.assign(e + 1)
         manager.save()
-    return history, model
+    return history

@@ -1,0 +1,98 @@
+"""ILSVRC localization error (paper 4.4) on any TFDS split with `objects`.
+
+A guess is a class and a box. It is right when its class is the class of a
+ground-truth box and its box overlaps that box with IoU >= 0.5 (ILSVRC's
+criterion); an image counts as localized at top-k when any of its first k
+guesses is right. The error is the fraction of images that are not. IoU
+comes from `keras.utils.bounding_boxes.compute_iou`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["evaluate_localizer", "ground_truth_batches", "localization_hits"]
+
+IOU_THRESHOLD = 0.5
+
+
+def localization_hits(
+    boxes, classes, num_detections, true_boxes, true_labels, k: int, iou=IOU_THRESHOLD
+):
+    """Which images have a right guess among their first k.
+
+    Args:
+        boxes: float `[batch, D, 4]` guesses, normalised `[ymin, xmin, ymax,
+            xmax]` (any one unit shared with `true_boxes`).
+        classes: int `[batch, D]`. num_detections: int `[batch]`.
+        true_boxes: float `[batch, G, 4]`, padded rows have label -1.
+        true_labels: int `[batch, G]`.
+        k: int. Guesses considered.
+        iou: float. Overlap a right box needs.
+
+    Returns:
+        bool numpy array `[batch]`.
+    """
+    overlap = keras.utils.bounding_boxes.compute_iou(
+        tf.cast(boxes, tf.float32), tf.cast(true_boxes, tf.float32), "yxyx"
+    ).numpy()  # [b, D, G]
+    classes, labels = np.asarray(classes), np.asarray(true_labels)
+    same = classes[:, :, None] == labels[:, None, :]
+    right = ((overlap >= iou) & same & (labels[:, None, :] >= 0)).any(-1)  # [b, D]
+    ranks = np.arange(right.shape[1])[None]
+    counted = (ranks < k) & (ranks < np.asarray(num_detections)[:, None])
+    return (right & counted).any(-1)
+
+
+def ground_truth_batches(dataset, batch_size: int):
+    """Batches of (images uint8, boxes `[b, G, 4]` normalised, labels `[b, G]`,
+    -1 padded) from TFDS examples with `image` and `objects`; images of one
+    batch must share a size."""
+
+    def prepare(example):
+        objects = example["objects"]
+        return (
+            example["image"],
+            tf.cast(objects["bbox"], tf.float32),
+            tf.cast(objects["label"], tf.int32),
+        )
+
+    return dataset.map(prepare).padded_batch(
+        batch_size, padding_values=(tf.constant(0, tf.uint8), 0.0, -1)
+    )
+
+
+def evaluate_localizer(localize, dataset, batch_size: int = 50, ks=(1, 5)) -> dict:
+    """Localization error of `localize` on a dataset.
+
+    Args:
+        localize: callable: float32 images `[b, h, w, 3]` -> dict with `boxes`
+            (pixels), `classes`, `num_detections` (`MultiScaleLocalizer`).
+        dataset: `tf.data.Dataset` of TFDS examples (`image`, `objects`).
+        batch_size: int.
+        ks: guesses counted, e.g. (1, 5).
+
+    Returns:
+        dict: `error_top<k>` per k, `examples`, `seconds`.
+    """
+    hits = {k: 0 for k in ks}
+    total = 0
+    start = time.perf_counter()
+    for images, boxes, labels in ground_truth_batches(dataset, batch_size):
+        out = localize(tf.cast(images, tf.float32))
+        h, w = images.shape[1], images.shape[2]
+        guesses = out["boxes"].numpy() / np.array([h, w, h, w], np.float32)
+        for k in ks:
+            hits[k] += int(
+                localization_hits(
+                    guesses, out["classes"], out["num_detections"], boxes, labels, k
+                ).sum()
+            )
+        total += len(labels)
+    result = {f"error_top{k}": 1.0 - hits[k] / total for k in ks}
+    result.update(examples=total, seconds=time.perf_counter() - start)
+    return result
