@@ -23,13 +23,12 @@ Features follow tfds `voc`: `image`, `image/filename` and `objects` with
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
 from overfeat_tf.data.raw import raw_data_dir
+from overfeat_tf.data.voc import parse_voc
 
 __all__ = ["NeonTrees", "SOURCES", "parse_voc_boxes", "tile_grid"]
 
@@ -47,15 +46,7 @@ def parse_voc_boxes(path) -> np.ndarray:
     Returns:
         float32 `[n, 4]`: `[ymin, xmin, ymax, xmax]` in pixels, file order.
     """
-    root = ET.parse(path).getroot()
-    boxes = []
-    for obj in root.iter("object"):
-        b = obj.find("bndbox")
-        ymin, xmin, ymax, xmax = (
-            float(b.find(k).text) for k in ("ymin", "xmin", "ymax", "xmax")
-        )
-        boxes.append([ymin, xmin, ymax, xmax])
-    return np.asarray(boxes, np.float32).reshape(-1, 4)
+    return parse_voc(path)["boxes"]
 
 
 def tile_grid(height: int, width: int, rows: int, cols: int):

@@ -21,7 +21,14 @@ IOU_THRESHOLD = 0.5
 
 
 def localization_hits(
-    boxes, classes, num_detections, true_boxes, true_labels, k: int, iou=IOU_THRESHOLD
+    boxes,
+    classes,
+    num_detections,
+    true_boxes,
+    true_labels,
+    k: int,
+    iou=IOU_THRESHOLD,
+    check_class: bool = True,
 ):
     """Which images have a right guess among their first k.
 
@@ -33,6 +40,9 @@ def localization_hits(
         true_labels: int `[batch, G]`.
         k: int. Guesses considered.
         iou: float. Overlap a right box needs.
+        check_class: bool. False counts a box right whatever its class (the
+            regressor's and merge's share of the error, apart from the
+            classifier's).
 
     Returns:
         bool numpy array `[batch]`.
@@ -42,6 +52,8 @@ def localization_hits(
     ).numpy()  # [b, D, G]
     classes, labels = np.asarray(classes), np.asarray(true_labels)
     same = classes[:, :, None] == labels[:, None, :]
+    if not check_class:
+        same = np.ones_like(same)
     right = ((overlap >= iou) & same & (labels[:, None, :] >= 0)).any(-1)  # [b, D]
     ranks = np.arange(right.shape[1])[None]
     counted = (ranks < k) & (ranks < np.asarray(num_detections)[:, None])
@@ -77,22 +89,32 @@ def evaluate_localizer(localize, dataset, batch_size: int = 50, ks=(1, 5)) -> di
         ks: guesses counted, e.g. (1, 5).
 
     Returns:
-        dict: `error_top<k>` per k, `examples`, `seconds`.
+        dict: `error_top<k>` per k (ILSVRC), `box_error_top<k>` (the same
+        with any class), `examples`, `seconds`.
     """
-    hits = {k: 0 for k in ks}
+    hits = {(k, c): 0 for k in ks for c in (True, False)}
     total = 0
     start = time.perf_counter()
     for images, boxes, labels in ground_truth_batches(dataset, batch_size):
         out = localize(tf.cast(images, tf.float32))
         h, w = images.shape[1], images.shape[2]
         guesses = out["boxes"].numpy() / np.array([h, w, h, w], np.float32)
-        for k in ks:
-            hits[k] += int(
+        for k, check in hits:
+            hits[k, check] += int(
                 localization_hits(
-                    guesses, out["classes"], out["num_detections"], boxes, labels, k
+                    guesses,
+                    out["classes"],
+                    out["num_detections"],
+                    boxes,
+                    labels,
+                    k,
+                    check_class=check,
                 ).sum()
             )
         total += len(labels)
-    result = {f"error_top{k}": 1.0 - hits[k] / total for k in ks}
+    result = {}
+    for k in ks:
+        result[f"error_top{k}"] = 1.0 - hits[k, True] / total
+        result[f"box_error_top{k}"] = 1.0 - hits[k, False] / total
     result.update(examples=total, seconds=time.perf_counter() - start)
     return result

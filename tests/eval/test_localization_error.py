@@ -1,0 +1,68 @@
+"""ILSVRC localization error: hand-worked guesses, and the evaluation loop."""
+
+import numpy as np
+import tensorflow as tf
+
+from overfeat_tf.eval import evaluate_localizer, localization_hits
+
+
+def test_hits_need_the_class_and_half_the_box():
+    truth = np.array([[[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]]] * 4)
+    labels = np.array([[3, 7]] * 4)
+    # IoU of [0, 0, .5, .4] with [0, 0, .5, .5] is 0.8; of [0, 0, .5, .2], 0.4.
+    guesses = np.array(
+        [
+            [[0, 0, 0.5, 0.4], [0, 0, 0, 0]],  # right class, IoU 0.8: hit
+            [[0, 0, 0.5, 0.2], [0.5, 0.5, 1, 1]],  # IoU 0.4, then right 2nd guess
+            [[0, 0, 0.5, 0.5], [0, 0, 0, 0]],  # perfect box, wrong class
+            [[0.5, 0.5, 1, 1], [0, 0, 0.5, 0.5]],  # right, but past num_detections
+        ]
+    )
+    classes = np.array([[3, 0], [3, 7], [7, 0], [0, 3]])
+    count = np.array([1, 2, 1, 1])
+    top1 = localization_hits(guesses, classes, count, truth, labels, 1)
+    top2 = localization_hits(guesses, classes, count, truth, labels, 2)
+    np.testing.assert_array_equal(top1, [True, False, False, False])
+    np.testing.assert_array_equal(top2, [True, True, False, False])
+    any_class = localization_hits(
+        guesses, classes, count, truth, labels, 1, check_class=False
+    )
+    np.testing.assert_array_equal(any_class, [True, False, True, True])
+    # Padded ground truth (label -1) is never matched.
+    padded = localization_hits(
+        guesses, np.full((4, 2), -1), count, truth, -np.ones((4, 2)), 2
+    )
+    assert not padded.any()
+
+
+def test_evaluate_localizer_counts_a_perfect_and_a_wrong_localizer():
+    images = np.zeros((6, 40, 60, 3), np.uint8)
+    boxes = np.array([[0.1, 0.2, 0.6, 0.9]] * 6, np.float32)
+    labels = np.arange(6) % 3
+    ds = tf.data.Dataset.from_tensor_slices(
+        {"image": images, "objects": {"bbox": boxes[:, None], "label": labels[:, None]}}
+    )
+
+    batches = iter([labels[:4, None], labels[4:, None]])  # batches of 4, in order
+
+    def perfect(x):
+        b = tf.shape(x)[0]
+        return {
+            "boxes": tf.constant([[[4.0, 12.0, 24.0, 54.0]]]) * tf.ones([b, 1, 1]),
+            "classes": tf.constant(next(batches), tf.int32),
+            "num_detections": tf.ones([b], tf.int32),
+        }
+
+    result = evaluate_localizer(perfect, ds, batch_size=4, ks=(1,))
+    assert result["examples"] == 6 and result["error_top1"] == 0.0
+
+    def shifted(x):
+        b = tf.shape(x)[0]
+        return {
+            "boxes": tf.constant([[[24.0, 36.0, 40.0, 60.0]]]) * tf.ones([b, 1, 1]),
+            "classes": tf.zeros([b, 1], tf.int32),
+            "num_detections": tf.ones([b], tf.int32),
+        }
+
+    result = evaluate_localizer(shifted, ds, batch_size=4, ks=(1,))
+    assert result["error_top1"] == 1.0 and result["box_error_top1"] == 1.0
