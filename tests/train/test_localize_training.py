@@ -85,3 +85,14 @@ def test_localize_without_a_classifier_says_so(tmp_path):
     config.run.out_dir = str(tmp_path / "nothing")
     with pytest.raises(ValueError, match="no classification model"):
         train_localizer(config)
+
+
+def test_train_localize_command_names_the_missing_classifier(tmp_path):
+    from conftest import run_cli
+
+    out = run_cli(
+        "train", "localize", "--preset", "fashion_localize", "--set",
+        f"run.out_dir={tmp_path / 'none'}",
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "no classification model" in out.stderr and "none" in out.stderr
