@@ -4,6 +4,7 @@
     overfeat describe --arch fast --size 231x231 --json
     overfeat train classify --preset fashion_small --set train.epochs=3
     overfeat train localize --preset fashion_localize
+    overfeat evaluate --model runs/x/localize_single --dataset voc --split validation
     overfeat export --checkpoint runs/fashion_small --out saved_models/fashion
     overfeat predict --model saved_models/fashion photo.jpg
     overfeat import-weights net_weight_1 --arch accurate --out models/accurate
@@ -25,6 +26,7 @@ __all__ = [
     "add_contact_sheet_args",
     "add_demo_args",
     "add_describe_args",
+    "add_evaluate_args",
     "add_export_args",
     "add_predict_args",
     "add_features_args",
@@ -35,6 +37,7 @@ __all__ = [
     "run_contact_sheet",
     "run_demo",
     "run_describe",
+    "run_evaluate",
     "run_export",
     "run_predict",
     "run_features",
@@ -285,6 +288,43 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_evaluate_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `overfeat evaluate` / `pipelines/evaluate.py`."""
+    parser.add_argument(
+        "--model", required=True, help="a localizer's model folder or run folder"
+    )
+    parser.add_argument(
+        "--dataset", required=True, help="TFDS dataset with objects, e.g. "
+        "fashion_scenes/localization"
+    )  # fmt: skip
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--data-dir", help="TFDS data dir (default: TFDS' own)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_set_arg(parser, "inference settings, e.g. --set export.scales=[0,1,2,3]")
+    return parser
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Runs `overfeat evaluate`: ILSVRC localization error (paper 4.4)."""
+    from overfeat_tf.config import Config, apply_overrides
+    from overfeat_tf.eval import evaluate_model_dir
+
+    export = apply_overrides(Config(), args.set).export
+    result = evaluate_model_dir(
+        args.model, args.dataset, args.split, args.data_dir, export
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{args.dataset} [{args.split}], {result['examples']} images: "
+            f"localization error top-1 {result['error_top1']:.1%}, top-5 "
+            f"{result['error_top5']:.1%} (boxes alone: "
+            f"{result['box_error_top1']:.1%}, {result['box_error_top5']:.1%})"
+        )
+    return 0
+
+
 def add_demo_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Flags of `overfeat demo` / `pipelines/demo.py`."""
     parser.add_argument(
@@ -348,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
             add_predict_args,
             run_predict,
             "classify images through an exported SavedModel",
+        ),
+        (
+            "evaluate",
+            add_evaluate_args,
+            run_evaluate,
+            "localization error of a trained localizer on a TFDS split (paper 4.4)",
         ),
         (
             "contact-sheet",

@@ -9,6 +9,7 @@ from conftest import build
 
 from overfeat_tf.config import get_config
 from overfeat_tf.data.pipeline import load_split, localization_dataset
+from overfeat_tf.eval import evaluate_model_dir
 from overfeat_tf.model_dir import load_model_dir
 from overfeat_tf.specs import get_spec
 from overfeat_tf.train import train_classifier, train_localizer
@@ -78,6 +79,11 @@ def test_train_localize_from_a_classifier(tfds_dir, tmp_path):
     assert os.listdir(out / "checkpoints") and os.listdir(out / "logs" / "train")
     boxes = model(tf.zeros((1, 97, 97, 3)))["boxes"]
     assert boxes.shape == (1, 1, 1, 40)
+    # `overfeat evaluate`'s library call on the trained folder.
+    config.export.scales = (0,)
+    scores = evaluate_model_dir(out, DATASET, "validation", tfds_dir, config.export)
+    assert scores["examples"] == 300
+    assert 0 <= scores["box_error_top5"] <= scores["error_top5"] <= 1
 
 
 def test_localize_without_a_classifier_says_so(tmp_path):
