@@ -169,7 +169,6 @@ def box_iou(y_true, y_pred):
     return tf.reduce_sum(iou, [1, 2]) / tf.maximum(tf.reduce_sum(mask, [1, 2]), 1.0)
 
 
-@keras.saving.register_keras_serializable(package="overfeat_tf")
 class DenseRegressorTrainer(keras.Model):
     """The box regressor run densely at the fine stride on whole images.
 
