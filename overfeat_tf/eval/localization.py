@@ -150,18 +150,7 @@ def evaluate_model_dir(
     if os.path.isdir(os.path.join(folder, "model")):
         folder = os.path.join(folder, "model")
     model, _ = load_model_dir(folder)
-    export = export or ExportConfig()
-    localizer = MultiScaleLocalizer(
-        model,
-        scales=export.scales,
-        flips=export.flips,
-        fine=export.fine,
-        top_k=export.top_k,
-        threshold=export.merge_threshold,
-        max_detections=export.max_detections,
-        mode=export.scale_mode,
-        jit_compile=export.merge_jit,
-    )
+    localizer = MultiScaleLocalizer.from_export(model, export or ExportConfig())
     ds, _ = load_split(dataset, split, data_dir)
     result = evaluate_localizer(localizer.localize, ds, batch_size)
     return {**result, "model_dir": folder, "dataset": dataset, "split": split}

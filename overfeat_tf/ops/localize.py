@@ -101,9 +101,6 @@ def localize_maps(
     )
     candidate = tf.gather(chosen, cell_slot, axis=1) > 0  # [b, N, C]
 
-    # Not converted by autograph: its conversion would reach into the merge's
-    # own tf.function and run that loop op by op when called eagerly.
-    @tf.autograph.experimental.do_not_convert
     def one(args):
         image_probs, image_boxes, image_candidate = args
         where = tf.cast(tf.where(image_candidate), tf.int32)  # [M, 2]: cell, class
@@ -190,6 +187,22 @@ class MultiScaleLocalizer:
         self.localize = tf.function(
             self.__call__,
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+        )
+
+    @classmethod
+    def from_export(cls, model, export):
+        """The localizer an `overfeat_tf.config.ExportConfig` describes (as the
+        SavedModel's localization signatures run it)."""
+        return cls(
+            model,
+            scales=export.scales,
+            flips=export.flips,
+            fine=export.fine,
+            top_k=export.top_k,
+            threshold=export.merge_threshold,
+            max_detections=export.max_detections,
+            mode=export.scale_mode,
+            jit_compile=export.merge_jit,
         )
 
     def maps(self, images):

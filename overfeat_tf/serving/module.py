@@ -82,17 +82,7 @@ class ServingModule(tf.Module):
         self._max_side = export.max_side
         self._localizer = None
         if getattr(model, "regressor", None) is not None:
-            self._localizer = MultiScaleLocalizer(
-                model,
-                scales=export.scales,
-                flips=export.flips,
-                fine=export.fine,
-                top_k=export.top_k,
-                threshold=export.merge_threshold,
-                max_detections=export.max_detections,
-                mode=export.scale_mode,
-                jit_compile=export.merge_jit,
-            )
+            self._localizer = MultiScaleLocalizer.from_export(model, export)
             self.localize_images = tf.function(
                 self._localize_images,
                 input_signature=[

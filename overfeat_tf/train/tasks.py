@@ -53,7 +53,9 @@ class ClassifyTask:
 
     name = "classify"
 
-    def validate(self, config, spec):
+    def validate(self, config):
+        """Refuses a config this task cannot train, before anything is built."""
+        spec = get_spec(config.model.arch)
         if config.model.num_classes < 5:
             raise ValueError(
                 f"model.num_classes must be at least 5 (top-5 accuracy). "
@@ -222,8 +224,8 @@ class LocalizeTask:
             )
         self.init_folder = folder
 
-    def validate(self, config, spec):
-        pass
+    def validate(self, config):
+        """Nothing beyond `__init__`'s check of the classifier folder."""
 
     def out_dir(self, config) -> str:
         return os.path.join(config.run.out_dir, f"localize_{config.localize.regressor}")

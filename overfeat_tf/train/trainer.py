@@ -144,11 +144,11 @@ def train(config: Config, task, callbacks=()) -> dict:
         data.dataset, data.eval_split, data.data_dir, data.manual_dir
     )
     _check_split(config, n_train)
+    task.validate(config)
     steps = train_config.steps_per_epoch or n_train // train_config.global_batch_size
     out = task.out_dir(config)
     with strategy.scope():
         model, trainer = task.build(config)
-    task.validate(config, model.spec)
     os.makedirs(out, exist_ok=True)
     if _is_chief(strategy):
         save_config(config, os.path.join(out, "config.yaml"))
