@@ -4,7 +4,9 @@
     overfeat describe --arch fast --size 231x231 --json
     overfeat train classify --preset fashion_small --set train.epochs=3
     overfeat train localize --preset fashion_localize
+    overfeat train detect --preset fashion_detect
     overfeat evaluate --model runs/x/localize_single --dataset voc --split validation
+    overfeat evaluate --model runs/neon_trees/detect --dataset neon_trees
     overfeat export --checkpoint runs/fashion_small --out saved_models/fashion
     overfeat predict --model saved_models/fashion photo.jpg
     overfeat import-weights net_weight_1 --arch accurate --out models/accurate
@@ -43,6 +45,7 @@ __all__ = [
     "run_features",
     "run_import_weights",
     "run_train_classify",
+    "run_train_detect",
     "run_train_localize",
 ]
 
@@ -196,7 +199,7 @@ def run_contact_sheet(args: argparse.Namespace) -> int:
 
 
 def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Flags of `overfeat train classify|localize` / `pipelines/train_*.py`."""
+    """Flags of `overfeat train classify|localize|detect` / `pipelines/train_*.py`."""
     from overfeat_tf.config import PRESETS
 
     parser.add_argument(
@@ -217,28 +220,40 @@ def resolve_config(args: argparse.Namespace):
     return apply_overrides(config, args.set)
 
 
+def _run_train(args, function, describe) -> int:
+    config = resolve_config(args)
+    result = function(config)
+    last = {k: round(v[-1], 4) for k, v in result["history"].items() if v}
+    print(f"Trained {describe(config)}: {last}")
+    print(f"Model folder: {result['model_dir']}")
+    return 0
+
+
 def run_train_localize(args: argparse.Namespace) -> int:
     """Runs `overfeat train localize`; returns the exit code."""
     from overfeat_tf.train import train_localizer
 
-    config = resolve_config(args)
-    result = train_localizer(config)
-    last = {k: round(v[-1], 4) for k, v in result["history"].items() if v}
-    print(f"Trained the {config.localize.regressor} box regressor: {last}")
-    print(f"Model folder: {result['model_dir']}")
-    return 0
+    return _run_train(
+        args, train_localizer, lambda c: f"the {c.localize.regressor} box regressor"
+    )
+
+
+def run_train_detect(args: argparse.Namespace) -> int:
+    """Runs `overfeat train detect`; returns the exit code."""
+    from overfeat_tf.train import train_detector
+
+    return _run_train(
+        args, train_detector, lambda c: f"the detector on {c.data.dataset}"
+    )
 
 
 def run_train_classify(args: argparse.Namespace) -> int:
     """Runs `overfeat train classify`; returns the exit code."""
     from overfeat_tf.train import train_classifier
 
-    config = resolve_config(args)
-    result = train_classifier(config)
-    last = {k: round(v[-1], 4) for k, v in result["history"].items() if v}
-    print(f"Trained {config.model.arch} on {config.data.dataset}: {last}")
-    print(f"Model folder: {result['model_dir']}")
-    return 0
+    return _run_train(
+        args, train_classifier, lambda c: f"{c.model.arch} on {c.data.dataset}"
+    )
 
 
 def add_export_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -291,7 +306,7 @@ def run_predict(args: argparse.Namespace) -> int:
 def add_evaluate_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Flags of `overfeat evaluate` / `pipelines/evaluate.py`."""
     parser.add_argument(
-        "--model", required=True, help="a localizer's model folder or run folder"
+        "--model", required=True, help="a detector's or localizer's model or run folder"
     )
     parser.add_argument(
         "--dataset", required=True, help="TFDS dataset with objects, e.g. "
@@ -299,29 +314,27 @@ def add_evaluate_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     )  # fmt: skip
     parser.add_argument("--split", default="test")
     parser.add_argument("--data-dir", help="TFDS data dir (default: TFDS' own)")
+    parser.add_argument("--limit", type=_positive_int, help="first N examples only")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_set_arg(parser, "inference settings, e.g. --set export.scales=[0,1,2,3]")
+    _add_set_arg(
+        parser,
+        "inference settings over the run's export section, e.g. "
+        "--set export.scales=[0,1,2,3]",
+    )
     return parser
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Runs `overfeat evaluate`: ILSVRC localization error (paper 4.4)."""
-    from overfeat_tf.config import Config, apply_overrides
+    """Runs `overfeat evaluate`: detection AP (merge and NMS) of a detector,
+    ILSVRC localization error (paper 4.4) of a localizer."""
     from overfeat_tf.eval import evaluate_model_dir
+    from overfeat_tf.eval.model_dir import format_evaluation, run_export_config
 
-    export = apply_overrides(Config(), args.set).export
+    export = run_export_config(args.model, args.set)
     result = evaluate_model_dir(
-        args.model, args.dataset, args.split, args.data_dir, export
+        args.model, args.dataset, args.split, args.data_dir, export, args.limit
     )
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(
-            f"{args.dataset} [{args.split}], {result['examples']} images: "
-            f"localization error top-1 {result['error_top1']:.1%}, top-5 "
-            f"{result['error_top5']:.1%} (boxes alone: "
-            f"{result['box_error_top1']:.1%}, {result['box_error_top5']:.1%})"
-        )
+    print(json.dumps(result) if args.json else format_evaluation(result))
     return 0
 
 
@@ -393,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
             "evaluate",
             add_evaluate_args,
             run_evaluate,
-            "localization error of a trained localizer on a TFDS split (paper 4.4)",
+            "detection AP (merge, NMS) or localization error on a TFDS split",
         ),
         (
             "contact-sheet",
@@ -421,6 +434,15 @@ def build_parser() -> argparse.ArgumentParser:
             "the classifier in localize.init_from (default: run.out_dir).",
         )
     ).set_defaults(run=run_train_localize)
+    add_train_args(
+        tasks.add_parser(
+            "detect",
+            help="the detector (paper 5) from a trained classifier",
+            description="Fine-tune the classifier in detect.init_from (default: "
+            "run.out_dir) into a detector with a background class and its box "
+            "regressor, negatives mined on the fly.",
+        )
+    ).set_defaults(run=run_train_detect)
     for name, add_args, run, help_text in commands:
         add_args(
             sub.add_parser(name, help=help_text, description=help_text)

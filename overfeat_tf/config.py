@@ -17,6 +17,7 @@ import yaml
 __all__ = [
     "Config",
     "DataConfig",
+    "DetectConfig",
     "DistributeConfig",
     "ExportConfig",
     "LocalizeConfig",
@@ -97,6 +98,28 @@ class LocalizeConfig:
 
 
 @dataclasses.dataclass
+class DetectConfig:
+    # Detection training (paper 5): `overfeat train detect` turns a trained
+    # classifier into a detector (one more class, background, the last) and
+    # fine-tunes it with its box regressor densely on whole images; writes to
+    # <run.out_dir>/detect. Cell labels: `overfeat_tf.ops.boxes.detection_labels`.
+    init_from: str | None = None  # classifier model or run folder; None: run.out_dir
+    regressor: str = "single"  # "single" or "per_class"
+    train_features: bool = True  # detection fine-tunes the feature layers too
+    scales: tuple | None = None  # training scales (spec indices); None: all
+    # The detector's own scales (short sides, each window + m * fine stride),
+    # replacing the spec's; kept with the model and used at export.
+    scale_sides: tuple | None = None
+    flips: bool = True
+    positive_coverage: float = 0.5  # an object cell holds this much of its box
+    min_box_size: float = 0.5  # ... and the box's side is this much of the window's
+    negative_overlap: float = 0.2  # background: no box overlaps more than this
+    random_negatives: int = 8  # background cells per image, drawn at random
+    hard_negatives: int = 8  # ... and the most offending under the current weights
+    box_weight: float = 1.0  # the regressor's loss relative to the classifier's
+
+
+@dataclasses.dataclass
 class ExportConfig:
     # Fixed in the SavedModel's graph (never inputs: they would break
     # server-side batching).
@@ -112,6 +135,14 @@ class ExportConfig:
     max_detections: int = 5
     merge_threshold: float = 0.3  # greedy merge: match_score threshold
     merge_jit: bool = False  # XLA merge: TF Serving needs --xla_cpu_compilation_enabled
+    # Detection signatures (detectors): a cell gives a box when its best
+    # object class scores at least `detect_threshold`; merged boxes (or NMS
+    # survivors) scoring under `min_score` are dropped.
+    detect_threshold: float = 0.3
+    min_score: float = 0.0
+    detect_method: str = "merge"  # "merge" (paper 4.3) or "nms"
+    nms_iou: float = 0.5  # IoU threshold of "nms"
+    serving_default: str = "classify_bytes"  # or "detect_bytes", "localize_bytes"
 
 
 @dataclasses.dataclass
@@ -123,13 +154,19 @@ class Config:
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
     localize: LocalizeConfig = dataclasses.field(default_factory=LocalizeConfig)
+    detect: DetectConfig = dataclasses.field(default_factory=DetectConfig)
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["train"]["lr_decay_epochs"] = list(out["train"]["lr_decay_epochs"])
-        for section in ("export", "localize"):
-            if out[section]["scales"] is not None:
-                out[section]["scales"] = list(out[section]["scales"])
+        for section, key in (
+            ("export", "scales"),
+            ("localize", "scales"),
+            ("detect", "scales"),
+            ("detect", "scale_sides"),
+        ):
+            if out[section][key] is not None:
+                out[section][key] = list(out[section][key])
         return out
 
 
@@ -206,11 +243,69 @@ def _fashion_localize():
     return config
 
 
+def _fashion_detect():
+    # fashion_scenes/detection (192x192 scenes, 0-6 items of 28-112 px) with
+    # the small accurate network, from the fashion_small classifier
+    # (`overfeat train classify --preset fashion_small` first).
+    # Scales: an item is an object cell's where it spans at least half the
+    # 85 px window and half of it fits in one; short sides 97..289 put every
+    # item size at that size in some scale (112 px items at 97-169, 28 px
+    # items at 289).
+    config = _fashion_small()
+    config.data.dataset = "fashion_scenes/detection"
+    config.data.shuffle_buffer = 1500
+    config.train.optimizer = "adam"
+    config.train.base_learning_rate = 1e-4
+    config.train.weight_decay = 1e-4
+    config.train.global_batch_size = 16
+    config.train.base_batch_size = 16
+    config.train.epochs = 8
+    config.train.lr_decay_epochs = (6,)
+    config.detect = DetectConfig(
+        init_from="runs/fashion_small", scale_sides=(97, 133, 169, 205, 241, 289)
+    )
+    config.run.out_dir = "runs/fashion_detect"
+    config.export = ExportConfig(
+        scales=None, max_detections=20, detect_threshold=0.3, merge_threshold=0.3
+    )
+    return config
+
+
+def _neon_trees():
+    # neon_trees (aerial tiles of about 200x200 px, one class: tree crowns of
+    # 20-100 px) with the small accurate network, its features from the
+    # fashion_small classifier (`overfeat train classify --preset
+    # fashion_small` first; a new class layer: tree and background).
+    # Scales: short sides 205..433 (1x to 2.1x the tile) bring 20 px crowns to
+    # half the 85 px window and keep 100 px crowns within one.
+    config = _fashion_detect()
+    config.data.dataset = "neon_trees"
+    config.data.eval_split = "validation"
+    config.data.shuffle_buffer = 100
+    config.train.global_batch_size = 4
+    config.train.base_batch_size = 4
+    config.train.epochs = 30
+    config.train.lr_decay_epochs = (24,)
+    config.detect = DetectConfig(
+        init_from="runs/fashion_small", scale_sides=(205, 265, 337, 433)
+    )
+    config.run.out_dir = "runs/neon_trees"
+    config.export = ExportConfig(
+        max_detections=50,
+        detect_threshold=0.3,
+        merge_threshold=0.3,
+        serving_default="detect_bytes",
+    )
+    return config
+
+
 PRESETS = {
     "accurate": _accurate,
     "fast": _fast,
     "fashion_small": _fashion_small,
     "fashion_localize": _fashion_localize,
+    "fashion_detect": _fashion_detect,
+    "neon_trees": _neon_trees,
 }
 
 
@@ -240,6 +335,11 @@ def _coerce(value, annotation, key):
         return tuple(value)
     if isinstance(value, str) and target is not str:
         value = yaml.safe_load(value)
+    if target is float and isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-3" (no dot) as a string
+            value = float(value)
+        except ValueError:
+            pass
     if target is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, target) or (target is int and isinstance(value, bool)):

@@ -19,6 +19,7 @@ from overfeat_tf.models import OverFeat
 __all__ = [
     "CLASS_NAMES_FILE",
     "MODEL_FILE",
+    "find_model_dir",
     "load_model_dir",
     "save_model_dir",
     "write_class_names",
@@ -62,8 +63,19 @@ def save_model_dir(model, path, class_names=None, overwrite: bool = False) -> st
     return os.fspath(path)
 
 
+def find_model_dir(path) -> str:
+    """The model folder `path` names: `path` itself, or a training run's
+    `path/model`."""
+    path = os.fspath(path)
+    if not os.path.isfile(os.path.join(path, MODEL_FILE)) and os.path.isfile(
+        os.path.join(path, "model", MODEL_FILE)
+    ):
+        return os.path.join(path, "model")
+    return path
+
+
 def load_model_dir(path):
-    """Loads a model folder.
+    """Loads a model folder (or a training run folder's `model/`).
 
     Returns:
         (model, class_names): the `OverFeat` model, and its list of class names
@@ -72,7 +84,8 @@ def load_model_dir(path):
     Raises:
         ValueError: if `path` holds no `model.keras`.
     """
-    model_file = os.path.join(os.fspath(path), MODEL_FILE)
+    path = find_model_dir(path)
+    model_file = os.path.join(path, MODEL_FILE)
     if not os.path.isfile(model_file):
         raise ValueError(
             f"{os.fspath(path)!r} is not a model folder: it has no {MODEL_FILE} "
@@ -83,7 +96,7 @@ def load_model_dir(path):
         raise ValueError(
             f"{model_file} holds a {type(model).__name__}, not an OverFeat model."
         )
-    names_file = os.path.join(os.fspath(path), CLASS_NAMES_FILE)
+    names_file = os.path.join(path, CLASS_NAMES_FILE)
     class_names = None
     if os.path.isfile(names_file):
         with open(names_file, encoding="utf-8") as f:

@@ -57,3 +57,34 @@ def greedy_merge(boxes, scores, threshold):
     order = [k for k in np.argsort(-totals, kind="stable") if alive[k]]
     means = sums / counts[:, None]
     return means[order].reshape(-1, 4), totals[order]
+
+
+def detection_labels(windows, boxes, labels, background, coverage, min_size, overlap):
+    """Each window's detection class, one window and one box at a time."""
+    rows, cols = windows.shape[:2]
+    out = np.full((rows, cols), -1, np.int64)
+    for i in range(rows):
+        for j in range(cols):
+            wy0, wx0, wy1, wx1 = windows[i, j]
+            window_area = (wy1 - wy0) * (wx1 - wx0)
+            best, best_cover, clear = None, -1.0, True
+            for box, label in zip(boxes, labels, strict=True):
+                by0, bx0, by1, bx1 = box
+                area = (by1 - by0) * (bx1 - bx0)
+                ih = max(0.0, min(by1, wy1) - max(by0, wy0))
+                iw = max(0.0, min(bx1, wx1) - max(bx0, wx0))
+                inter = ih * iw
+                cover = inter / area if area > 0 else 0.0
+                if cover >= coverage and np.sqrt(area) >= min_size * np.sqrt(
+                    window_area
+                ):
+                    if cover > best_cover:
+                        best, best_cover = label, cover
+                smaller = min(area, window_area)
+                if smaller > 0 and inter / smaller > overlap:
+                    clear = False
+            if best is not None:
+                out[i, j] = best
+            elif clear:
+                out[i, j] = background
+    return out

@@ -182,8 +182,9 @@ def localization_dataset(
     min_coverage: float = 0.5,
     shuffle_buffer: int = 10_000,
     deterministic: bool = False,
+    detection: dict | None = None,
 ):
-    """Whole images at the spec's scales with the regressor's dense targets (paper 4.2).
+    """Whole images at the spec's scales with dense targets (paper 4.2, 5).
 
     Each batch is drawn at one scale (the spec's scale sizes, the image's
     aspect ratio kept as in `overfeat_tf.ops.multiscale.scale_sizes`): at
@@ -204,16 +205,26 @@ def localization_dataset(
         min_coverage: float. A window trains on a box it holds this much of.
         shuffle_buffer: int.
         deterministic: bool. Keep element order under parallel maps.
+        detection: None, or the keyword arguments of
+            `overfeat_tf.ops.boxes.detection_labels` (`background` and its
+            thresholds): adds each cell's detection class as a 7th target.
 
     Returns:
         `tf.data.Dataset` of (images float32 `[batch, H, W, 3]` in [0, 255],
         targets float32 `[batch, h, w, 6]`: the four window-relative edges, a
-        0 / 1 mask of the cells that train, and the class of their box). A
-        batch whose images differ in size is padded at the bottom and right;
-        cells whose window leaves an image are masked.
+        0 / 1 mask of the cells that train the regressor, and the class of
+        their box; with `detection`, `[batch, h, w, 7]`, the last the cell's
+        class, background, or -1 for ignored). A batch whose images differ in
+        size is padded at the bottom and right; cells whose window leaves an
+        image are masked (and ignored).
     """
     from overfeat_tf import geometry
-    from overfeat_tf.ops.boxes import regression_targets, window_grid
+    from overfeat_tf.ops.boxes import (
+        IGNORED,
+        detection_labels,
+        regression_targets,
+        window_grid,
+    )
     from overfeat_tf.ops.multiscale import _scale_sizes_tf
 
     indices = list(range(len(spec.scales))) if scales is None else list(scales)
@@ -271,19 +282,22 @@ def localization_dataset(
                 windows[..., 3] <= tf.cast(size[1], tf.float32)
             )
             mask = t["mask"] * tf.cast(inside, tf.float32)
-            return tf.concat(
-                [
-                    t["targets"] * mask[..., None],
-                    mask[..., None],
-                    tf.cast(t["labels"], tf.float32)[..., None],
-                ],
-                -1,
-            )
+            channels = [
+                t["targets"] * mask[..., None],
+                mask[..., None],
+                tf.cast(t["labels"], tf.float32)[..., None],
+            ]
+            if detection is not None:
+                cls = detection_labels(windows, image_boxes, image_labels, **detection)
+                cls = tf.where(inside, cls, IGNORED)
+                channels.append(tf.cast(cls, tf.float32)[..., None])
+            return tf.concat(channels, -1)
 
+        depth = 6 if detection is None else 7
         y = tf.map_fn(
             one,
             (boxes, labels, sizes),
-            fn_output_signature=tf.TensorSpec([None, None, 6], tf.float32),
+            fn_output_signature=tf.TensorSpec([None, None, depth], tf.float32),
         )
         return images, y
 

@@ -1,13 +1,16 @@
-"""Evaluation: the paper's error measures."""
+"""Evaluation: the paper's error measures and COCO's AP."""
 
+from overfeat_tf.eval.detection import coco_ap, evaluate_detector
 from overfeat_tf.eval.localization import (
     evaluate_localizer,
-    evaluate_model_dir,
     ground_truth_batches,
     localization_hits,
 )
+from overfeat_tf.eval.model_dir import evaluate_model_dir
 
 __all__ = [
+    "coco_ap",
+    "evaluate_detector",
     "evaluate_localizer",
     "evaluate_model_dir",
     "ground_truth_batches",

@@ -118,39 +118,3 @@ def evaluate_localizer(localize, dataset, batch_size: int = 50, ks=(1, 5)) -> di
         result[f"box_error_top{k}"] = 1.0 - hits[k, False] / total
     result.update(examples=total, seconds=time.perf_counter() - start)
     return result
-
-
-def evaluate_model_dir(
-    model_dir, dataset, split="test", data_dir=None, export=None, batch_size=50
-) -> dict:
-    """`overfeat evaluate`: the localization error of a model folder.
-
-    Args:
-        model_dir: str. A model folder with a regressor (`overfeat train
-            localize`'s `model/`, or its run folder).
-        dataset: str. A TFDS dataset with `objects` (`fashion_scenes/
-            localization`, `ilsvrc2012_localization`, `voc`, ...).
-        split: str.
-        data_dir: str or None. TFDS data dir.
-        export: `overfeat_tf.config.ExportConfig` or None: scales, flips,
-            stride, classes per scale, merge threshold, as exported.
-        batch_size: int. Images of one size per batch.
-
-    Returns:
-        dict of `evaluate_localizer`, plus `model_dir`, `dataset`, `split`.
-    """
-    import os
-
-    from overfeat_tf.config import ExportConfig
-    from overfeat_tf.data.pipeline import load_split
-    from overfeat_tf.model_dir import load_model_dir
-    from overfeat_tf.ops.localize import MultiScaleLocalizer
-
-    folder = os.fspath(model_dir)
-    if os.path.isdir(os.path.join(folder, "model")):
-        folder = os.path.join(folder, "model")
-    model, _ = load_model_dir(folder)
-    localizer = MultiScaleLocalizer.from_export(model, export or ExportConfig())
-    ds, _ = load_split(dataset, split, data_dir)
-    result = evaluate_localizer(localizer.localize, ds, batch_size)
-    return {**result, "model_dir": folder, "dataset": dataset, "split": split}

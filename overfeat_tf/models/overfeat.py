@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from overfeat_tf.models.backbone import backbone_layers
 from overfeat_tf.models.heads import REGRESSORS, classifier_layers, regressor_layers
@@ -12,6 +13,7 @@ __all__ = [
     "MEAN",
     "STD",
     "OverFeat",
+    "as_detector",
     "feature_extractor",
     "preprocess_input",
     "with_regressor",
@@ -65,6 +67,8 @@ class OverFeat(keras.Model):
         regressor: None, `"single"` or `"per_class"`. Adds the box regressor
             (paper 4.2; `overfeat_tf.models.heads.regressor_layers`) on the
             same pooled map as the classifier.
+        background: bool. The model is a detector (paper 5): its last class,
+            index `num_classes - 1`, is background (`as_detector`).
         name: str. Model name; defaults to `overfeat_<spec name>`.
 
     Input: float `[batch, height, width, 3]`, height and width at least the
@@ -81,10 +85,16 @@ class OverFeat(keras.Model):
         include_preprocessing: bool = True,
         classifier_activation: str | None = "softmax",
         regressor: str | None = None,
+        background: bool = False,
         name: str | None = None,
         **kwargs,
     ):
         spec = get_spec(spec)
+        if background and num_classes < 2:
+            raise ValueError(
+                "A detector needs at least one object class besides background. "
+                f"Received: num_classes={num_classes!r}"
+            )
         if regressor is not None and regressor not in REGRESSORS:
             raise ValueError(
                 f"Unknown regressor. Expected None or one of {REGRESSORS}. "
@@ -130,6 +140,17 @@ class OverFeat(keras.Model):
         self.include_preprocessing = include_preprocessing
         self.classifier_activation = classifier_activation
         self.regressor = regressor
+        self.background = bool(background)
+
+    @property
+    def background_class(self) -> int | None:
+        """The background class's index (the last) of a detector, else None."""
+        return self.num_classes - 1 if self.background else None
+
+    @property
+    def num_object_classes(self) -> int:
+        """Classes other than background."""
+        return self.num_classes - int(self.background)
 
     @property
     def last_conv(self) -> keras.layers.Layer:
@@ -162,6 +183,7 @@ class OverFeat(keras.Model):
             "include_preprocessing": self.include_preprocessing,
             "classifier_activation": self.classifier_activation,
             "regressor": self.regressor,
+            "background": self.background,
             "name": self.name,
             "trainable": self.trainable,
         }
@@ -192,6 +214,7 @@ def with_regressor(model: OverFeat, regressor: str = "single") -> OverFeat:
         include_preprocessing=model.include_preprocessing,
         classifier_activation=model.classifier_activation,
         regressor=regressor,
+        background=model.background,
         name=model.name,
     )
     reuse = model.regressor == regressor
@@ -199,6 +222,79 @@ def with_regressor(model: OverFeat, regressor: str = "single") -> OverFeat:
         if layer.weights and (reuse or not layer.name.startswith("regress")):
             layer.set_weights(model.get_layer(layer.name).get_weights())
     return out
+
+
+def as_detector(
+    model: OverFeat,
+    num_object_classes: int | None = None,
+    regressor: str | None = None,
+    spec: NetworkSpec | None = None,
+) -> OverFeat:
+    """A detector (paper 5) made from a classifier: one more class, background.
+
+    The detector's classes are the object classes followed by background
+    (index `num_object_classes`, the last). Its feature layers, hidden
+    classifier layers and regressor start from `model`'s. The class layer
+    keeps `model`'s object columns when the classes are the same ones
+    (`num_object_classes` equals `model`'s); a new set of classes (a
+    classifier of other data) gets a new class layer. The background column
+    starts at zero.
+
+    Args:
+        model: `OverFeat`, a classifier or a detector.
+        num_object_classes: int or None (`model`'s object classes).
+        regressor: None (`model`'s, or `"single"` if it has none), `"single"`
+            or `"per_class"`.
+        spec: `NetworkSpec` or None: `model`'s spec with other scales, say
+            (the layers must be the same).
+
+    Returns:
+        `OverFeat` with `background=True` and `num_object_classes + 1`
+        classes.
+    """
+    objects = model.num_object_classes
+    count = objects if num_object_classes is None else int(num_object_classes)
+    spec = spec or model.spec
+    if spec.layers != model.spec.layers:
+        raise ValueError(
+            f"as_detector: spec {spec.name!r} has other layers than the "
+            f"model's ({model.spec.name!r}); only the scales may differ."
+        )
+    kind = regressor or model.regressor or "single"
+    out = OverFeat(
+        spec,
+        num_classes=count + 1,
+        include_preprocessing=model.include_preprocessing,
+        classifier_activation=model.classifier_activation,
+        regressor=kind,
+        background=True,
+        name=model.name,
+    )
+    same_classes = count == objects
+    # Layers with outputs per class (object classes first, background last).
+    per_class = {spec.full_layers[-1].name}
+    if kind == "per_class":
+        per_class.add(out.regressor_layers[-2].name)
+    for layer in out.layers:
+        if not layer.weights:
+            continue
+        if layer.name.startswith("regress") and model.regressor != kind:
+            continue  # a new regressor starts from its initialiser
+        source = model.get_layer(layer.name).get_weights()
+        if layer.name not in per_class:
+            layer.set_weights(source)
+        elif same_classes:
+            layer.set_weights(_with_background(layer, source))
+    return out
+
+
+def _with_background(layer, source):
+    """`layer`'s kernel and bias: `source`'s object columns, then its
+    background columns if it has them (a detector), else zeros."""
+    kernel, bias = (np.zeros_like(np.asarray(w)) for w in layer.get_weights())
+    n = min(source[1].shape[-1], bias.shape[-1])
+    kernel[..., :n], bias[:n] = source[0][..., :n], source[1][:n]
+    return [kernel, bias]
 
 
 def feature_extractor(model: keras.Model, layers: str | list[str]) -> keras.Model:

@@ -23,12 +23,14 @@ __all__ = [
     "MIN_COVERAGE",
     "coverage",
     "decode",
+    "detection_labels",
     "encode",
     "regression_targets",
     "window_grid",
 ]
 
 MIN_COVERAGE = 0.5  # paper 4.2: a window trains on boxes it holds half of
+IGNORED = -1  # `detection_labels`: a cell that does not train the classifier
 
 
 def encode(boxes, windows, flipped=False):
@@ -146,3 +148,61 @@ def regression_targets(windows, boxes, labels, min_coverage=MIN_COVERAGE):
         "mask": maskf,
         "labels": tf.where(mask, tf.gather(labels, best), 0),
     }
+
+
+def detection_labels(
+    windows,
+    boxes,
+    labels,
+    background: int,
+    positive_coverage: float = MIN_COVERAGE,
+    min_box_size: float = 0.5,
+    negative_overlap: float = 0.2,
+):
+    """The class every cell of a dense map trains on for detection (paper 5).
+
+    - An object class where the window holds at least `positive_coverage`
+      of a box's area and the box is not much smaller than the window (the
+      square root of its area is at least `min_box_size` of the window's
+      side); of several such boxes, the one it holds most of, as the
+      regressor's `regression_targets` chooses.
+    - `background` where the window touches no box beyond a small overlap:
+      for every box, the intersection is at most `negative_overlap` of the
+      smaller of the box and the window.
+    - `IGNORED` (-1) in between: a window holding a small object whole, a
+      window inside a large one, a window cutting an object in half. Those
+      train neither way; other scales see the same object at a size that
+      labels it.
+
+    Args:
+        windows: float `[h, w, 4]` pixels (`window_grid`).
+        boxes: float `[n, 4]` pixels, the ground truth; n may be 0.
+        labels: int `[n]`: each box's class, in `0..background - 1`.
+        background: int: the background class (the detector's last).
+        positive_coverage, min_box_size, negative_overlap: float.
+
+    Returns:
+        int32 `[h, w]`.
+    """
+    windows = tf.cast(windows, tf.float32)
+    boxes = tf.reshape(tf.cast(boxes, tf.float32), [-1, 4])
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    by0, bx0, by1, bx1 = tf.unstack(boxes[None, None], axis=-1)  # [1, 1, n]
+    wy0, wx0, wy1, wx1 = tf.unstack(windows[:, :, None], axis=-1)  # [h, w, 1]
+    inter = tf.maximum(tf.minimum(by1, wy1) - tf.maximum(by0, wy0), 0.0) * tf.maximum(
+        tf.minimum(bx1, wx1) - tf.maximum(bx0, wx0), 0.0
+    )
+    box_area = (by1 - by0) * (bx1 - bx0)
+    window_area = (wy1 - wy0) * (wx1 - wx0)
+    cover = tf.math.divide_no_nan(inter, box_area)  # [h, w, n]
+    large = box_area >= min_box_size**2 * window_area
+    eligible = tf.where((cover >= positive_coverage) & large, cover, -1.0)
+    # A column after the boxes: n may be 0.
+    pad = tf.fill(tf.concat([tf.shape(eligible)[:-1], [1]], 0), -1.0)
+    eligible = tf.concat([eligible, pad], -1)
+    best = tf.argmax(eligible, axis=-1, output_type=tf.int32)
+    positive = tf.reduce_max(eligible, axis=-1) >= 0.0
+    touch = tf.math.divide_no_nan(inter, tf.minimum(box_area, window_area))
+    clear = tf.reduce_all(touch <= negative_overlap, axis=-1)
+    out = tf.where(clear, background, IGNORED)
+    return tf.where(positive, tf.gather(tf.concat([labels, [0]], 0), best), out)

@@ -200,6 +200,16 @@ class DenseClassifier:
         """The class map from the unpooled map `features(images)` returns."""
         return self._dense(self.head, prepool, fine)
 
+    def logits_features(self, prepool, fine: bool = True, training: bool = False):
+        """The class map before the `predictions` activation (logits), as
+        `classify_features`; with dropout if `training` (detection training)."""
+        layers = self.head_layers[:-1]
+
+        def head(pooled, dilation=1):
+            return self._apply(layers, pooled, dilation, training)
+
+        return self._dense(head, prepool, fine)
+
     def regress_features(self, prepool, fine: bool = True, training: bool = False):
         """The box map (window-relative edges, `overfeat_tf.ops.boxes`) from
         the unpooled map, at the same cells as `classify_features`."""

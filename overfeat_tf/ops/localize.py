@@ -32,6 +32,8 @@ from overfeat_tf.ops.multiscale import MultiScaleClassifier
 __all__ = [
     "MERGE_THRESHOLD",
     "MultiScaleLocalizer",
+    "cell_predictions",
+    "clip_boxes",
     "localize_center",
     "localize_maps",
 ]
@@ -43,6 +45,39 @@ MERGE_THRESHOLD = 0.3
 
 def _flat(maps, key, batch, width):
     return tf.concat([tf.reshape(m[key], [batch, -1, width]) for m in maps], axis=1)
+
+
+def cell_predictions(maps):
+    """Every cell of every scale and flip, flattened, with its boxes decoded.
+
+    Args:
+        maps: list of dicts from `MultiScaleClassifier.maps(images, regress=True)`.
+
+    Returns:
+        (probabilities float32 `[batch, N, classes]`, boxes float32
+        `[batch, N, R, 4]` pixels of the original image (R = 1 for a single
+        regressor, `classes` per class), per_class bool); N counts the cells
+        of all maps in order.
+    """
+    probs0 = maps[0]["probabilities"]
+    batch, classes = tf.shape(probs0)[0], probs0.shape[-1]
+    per_class = maps[0]["regression"].shape[-1] == 4 * classes and classes != 1
+    width = 4 * classes if per_class else 4
+    probs = _flat(maps, "probabilities", batch, classes)  # [b, N, C]
+    raw = _flat(maps, "regression", batch, width)  # [b, N, R*4]
+    raw = tf.reshape(raw, [batch, tf.shape(raw)[1], -1, 4])  # [b, N, R, 4]
+    windows = tf.concat([tf.reshape(m["boxes"], [-1, 4]) for m in maps], 0)
+    flipped = tf.concat(
+        [tf.fill([tf.size(m["boxes"]) // 4], m["flipped"]) for m in maps], 0
+    )
+    boxes = decode(raw, windows[None, :, None, :], flipped[None, :, None])
+    return probs, boxes, per_class
+
+
+def clip_boxes(boxes, image_hw):
+    """Clips pixel boxes `[..., 4]` to an image of (height, width) `image_hw`."""
+    hw = tf.cast(image_hw, tf.float32)
+    return tf.clip_by_value(boxes, 0.0, tf.stack([hw[0], hw[1], hw[0], hw[1]]))
 
 
 def localize_maps(
@@ -69,18 +104,8 @@ def localize_maps(
         probabilities), `classes` int32 `[batch, max_detections]`,
         `num_detections` int32 `[batch]`; rows past `num_detections` are 0.
     """
-    probs0 = maps[0]["probabilities"]
-    batch, classes = tf.shape(probs0)[0], probs0.shape[-1]
-    per_class = maps[0]["regression"].shape[-1] == 4 * classes and classes != 1
-    width = 4 * classes if per_class else 4
-    probs = _flat(maps, "probabilities", batch, classes)  # [b, N, C]
-    raw = _flat(maps, "regression", batch, width)  # [b, N, R*4]
-    raw = tf.reshape(raw, [batch, tf.shape(raw)[1], -1, 4])  # [b, N, R, 4]
-    windows = tf.concat([tf.reshape(m["boxes"], [-1, 4]) for m in maps], 0)
-    flipped = tf.concat(
-        [tf.fill([tf.size(m["boxes"]) // 4], m["flipped"]) for m in maps], 0
-    )
-    boxes = decode(raw, windows[None, :, None, :], flipped[None, :, None])
+    probs, boxes, per_class = cell_predictions(maps)
+    classes = probs.shape[-1]
 
     # (a) per scale: top-k classes by spatial maximum over both flips.
     scales = sorted({m["scale"] for m in maps})
@@ -126,10 +151,8 @@ def localize_maps(
             tf.TensorSpec([], tf.int32),
         ),
     )
-    hw = tf.cast(image_hw, tf.float32)
-    limit = tf.stack([hw[0], hw[1], hw[0], hw[1]])
     return {
-        "boxes": tf.clip_by_value(b, 0.0, limit),
+        "boxes": clip_boxes(b, image_hw),
         "scores": s,
         "classes": c,
         "num_detections": n,

@@ -43,10 +43,10 @@ def latest_version(base_dir) -> int:
     return max(versions, default=0)
 
 
-def write_warmup(version_dir, name: str, window: int, localize: bool = False) -> str:
+def write_warmup(version_dir, name: str, window: int, signatures=()) -> str:
     """Writes `assets.extra/tf_serving_warmup_requests`: one PredictionLog per
-    signature input kind (and the localization signatures' when `localize`),
-    so the server traces its graphs before traffic."""
+    signature of `signatures` (names; the classification ones always), so the
+    server traces its graphs before traffic."""
     from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
     ramp = np.linspace(0, 255, window * window * 3).reshape(window, window, 3)
@@ -60,11 +60,12 @@ def write_warmup(version_dir, name: str, window: int, localize: bool = False) ->
         ),
         ("classify_images", "images", tf.make_tensor_proto(image.numpy()[None])),
     ]
-    if localize:
-        requests += [
-            ("localize_bytes", "image_bytes", requests[0][2]),
-            ("localize_images", "images", requests[1][2]),
-        ]
+    for task in ("localize", "detect"):
+        if f"{task}_bytes" in signatures:
+            requests += [
+                (f"{task}_bytes", "image_bytes", requests[0][2]),
+                (f"{task}_images", "images", requests[1][2]),
+            ]
     folder = os.path.join(version_dir, "assets.extra")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "tf_serving_warmup_requests")
@@ -136,7 +137,7 @@ def export_saved_model(model, base_dir, class_names=None, config=None) -> str:
         )
         signatures = module.signatures()
         tf.saved_model.save(module, tmp, signatures=signatures)
-        write_warmup(tmp, name, model.spec.window, "localize_bytes" in signatures)
+        write_warmup(tmp, name, model.spec.window, list(signatures))
     write_models_config(os.path.dirname(base_dir))
     return version_dir
 
@@ -176,8 +177,6 @@ def export_checkpoint(checkpoint, out, config_file=None, overrides=()) -> str:
 
     folder = os.fspath(checkpoint)
     run_config = os.path.join(folder, "config.yaml")
-    if os.path.isdir(os.path.join(folder, "model")):
-        folder = os.path.join(folder, "model")
     config = load_config(run_config) if os.path.isfile(run_config) else Config()
     if config_file:
         config = load_config(config_file, base=config)

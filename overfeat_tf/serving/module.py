@@ -23,6 +23,19 @@ A model with a box regressor also gets (paper 4.3, `MultiScaleLocalizer`):
   string `[batch, N]`, `num_detections` int32 `[batch]`; N is
   `max_detections`, rows past `num_detections` are zeros.
 
+A detector (a model with a background class, `overfeat train detect`) also
+gets (paper 5, `MultiScaleDetector`):
+
+- `detect_images`: `images` uint8 `[batch, height, width, 3]` and
+- `detect_bytes`: `image_bytes` string `[batch]` -> the same five outputs:
+  the boxes of the cells whose best object class passes
+  `export.detect_threshold`, merged per class (`export.detect_method`),
+  scored by their summed probabilities (one window's with NMS), at most
+  `max_detections` scoring at least `export.min_score`.
+
+`serving_default` is `export.serving_default` (`classify_bytes` unless
+the config says `detect_bytes` or `localize_bytes`).
+
 Bad input is never answered with garbage: empty, truncated or undecodable
 bytes, and images with a side over `max_side`, fail the request with an
 `InvalidArgumentError` that says what was wrong. Images smaller than the
@@ -37,6 +50,7 @@ import tensorflow as tf
 
 from overfeat_tf.config import ExportConfig
 from overfeat_tf.models import feature_extractor
+from overfeat_tf.ops.detect import MultiScaleDetector
 from overfeat_tf.ops.localize import MultiScaleLocalizer
 from overfeat_tf.ops.multiscale import MultiScaleClassifier
 
@@ -80,19 +94,16 @@ class ServingModule(tf.Module):
             mode=export.scale_mode,
         )
         self._max_side = export.max_side
-        self._localizer = None
+        self._serving_default = export.serving_default
+        self._localizer = self._detector = None
         if getattr(model, "regressor", None) is not None:
             self._localizer = MultiScaleLocalizer.from_export(model, export)
-            self.localize_images = tf.function(
-                self._localize_images,
-                input_signature=[
-                    tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
-                ],
+            self.localize_images, self.localize_bytes = self._box_functions(
+                self._localizer
             )
-            self.localize_bytes = tf.function(
-                self._localize_bytes,
-                input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],
-            )
+        if getattr(model, "background", False):
+            self._detector = MultiScaleDetector.from_export(model, export)
+            self.detect_images, self.detect_bytes = self._box_functions(self._detector)
         self.classify_images = tf.function(
             self._classify_images,
             input_signature=[
@@ -115,19 +126,45 @@ class ServingModule(tf.Module):
         """list of str: the name of each class, as the signatures return them."""
         return [name.decode() for name in self._names.numpy()]
 
+    def _box_functions(self, runner):
+        """(`*_images`, `*_bytes`) `tf.function`s of a localizer or detector."""
+        images_fn = tf.function(
+            lambda images: self._boxes_images(runner, images),
+            input_signature=[
+                tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+            ],
+        )
+        bytes_fn = tf.function(
+            lambda image_bytes: self._boxes_bytes(runner, image_bytes),
+            input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],
+        )
+        return images_fn, bytes_fn
+
     def signatures(self) -> dict:
-        """The signatures for `tf.saved_model.save`."""
-        bytes_fn = self.classify_bytes.get_concrete_function()
+        """The signatures for `tf.saved_model.save`.
+
+        Raises:
+            ValueError: if `export.serving_default` names a signature this
+                model does not have.
+        """
         out = {
-            "serving_default": bytes_fn,
-            "classify_bytes": bytes_fn,
+            "classify_bytes": self.classify_bytes.get_concrete_function(),
             "classify_images": self.classify_images.get_concrete_function(),
             "features": self.features.get_concrete_function(),
         }
-        if self._localizer is not None:
-            out["localize_images"] = self.localize_images.get_concrete_function()
-            out["localize_bytes"] = self.localize_bytes.get_concrete_function()
-        return out
+        for task, runner in (("localize", self._localizer), ("detect", self._detector)):
+            if runner is not None:
+                images_fn = getattr(self, f"{task}_images")
+                bytes_fn = getattr(self, f"{task}_bytes")
+                out[f"{task}_images"] = images_fn.get_concrete_function()
+                out[f"{task}_bytes"] = bytes_fn.get_concrete_function()
+        if self._serving_default not in out:
+            raise ValueError(
+                f"export.serving_default: this model has no "
+                f"{self._serving_default!r} signature. Expected one of "
+                f"{sorted(out)}."
+            )
+        return {"serving_default": out[self._serving_default], **out}
 
     def _check_size(self, images, what):
         shape = tf.shape(images)
@@ -202,18 +239,18 @@ class ServingModule(tf.Module):
             "num_detections": result["num_detections"],
         }
 
-    def _localize_images(self, images):
+    def _boxes_images(self, runner, images):
         images = self._check_size(images, "images")
-        result = self._localizer(tf.cast(images, tf.float32))
+        result = runner(tf.cast(images, tf.float32))
         hw = tf.tile(tf.shape(images)[None, 1:3], [tf.shape(images)[0], 1])
         return self._detections(result, hw)
 
-    def _localize_bytes(self, image_bytes):
-        n = self._localizer.max_detections
+    def _boxes_bytes(self, runner, image_bytes):
+        n = runner.max_detections
 
         def one(data):
             image = self._decode(data)
-            out = self._localizer(tf.cast(image, tf.float32)[None])
+            out = runner(tf.cast(image, tf.float32)[None])
             return (
                 out["boxes"][0],
                 out["scores"][0],

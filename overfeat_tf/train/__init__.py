@@ -2,25 +2,34 @@
 
 from overfeat_tf.train.callbacks import (
     AtomicCheckpoint,
+    DetectionImages,
     EpochCounter,
     InputImages,
     SeedSync,
 )
 from overfeat_tf.train.strategy import STRATEGIES, make_strategy
-from overfeat_tf.train.tasks import ClassifyTask, LocalizeTask, training_model
+from overfeat_tf.train.tasks import (
+    ClassifyTask,
+    DetectTask,
+    LocalizeTask,
+    training_model,
+)
 from overfeat_tf.train.trainer import (
     build_optimizer,
     learning_rate_schedule,
     train,
     train_classifier,
+    train_detector,
     train_localizer,
 )
 
 __all__ = [
     "STRATEGIES",
     "ClassifyTask",
+    "DetectTask",
     "LocalizeTask",
     "AtomicCheckpoint",
+    "DetectionImages",
     "EpochCounter",
     "InputImages",
     "SeedSync",
@@ -29,6 +38,7 @@ __all__ = [
     "make_strategy",
     "train",
     "train_classifier",
+    "train_detector",
     "train_localizer",
     "training_model",
 ]

@@ -7,7 +7,13 @@ import os
 import keras
 import tensorflow as tf
 
-__all__ = ["AtomicCheckpoint", "EpochCounter", "InputImages", "SeedSync"]
+__all__ = [
+    "AtomicCheckpoint",
+    "DetectionImages",
+    "EpochCounter",
+    "InputImages",
+    "SeedSync",
+]
 
 
 class EpochCounter(keras.callbacks.Callback):
@@ -90,3 +96,47 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         saved = sorted(f for f in os.listdir(self.directory) if f.startswith("epoch_"))
         for old in saved[: -self.keep]:
             os.remove(os.path.join(self.directory, old))
+
+
+class DetectionImages(keras.callbacks.Callback):
+    """Writes validation images with true and detected boxes to TensorBoard
+    after every epoch: ground truth in green, detections in red (the
+    detector as the export settings run it, `MultiScaleDetector`).
+
+    Args:
+        log_dir: str. Folder of the TensorBoard run (the `validation` writer).
+        model: the `OverFeat` detector being trained.
+        examples: `tf.data.Dataset` of a few TFDS examples (`image`, `objects`).
+        export: `overfeat_tf.config.ExportConfig`.
+    """
+
+    def __init__(self, log_dir, model, examples, export):
+        super().__init__()
+        self.log_dir = log_dir
+        self.net = model
+        self.examples = [(e["image"], e["objects"]["bbox"]) for e in examples]
+        self.export = export
+        self.detector = None
+
+    def on_train_begin(self, logs=None):
+        from overfeat_tf.ops.detect import MultiScaleDetector
+
+        self.detector = MultiScaleDetector.from_export(self.net, self.export)
+
+    def on_epoch_end(self, epoch, logs=None):
+        writer = tf.summary.create_file_writer(self.log_dir)
+        with writer.as_default():
+            for i, (image, true_boxes) in enumerate(self.examples):
+                out = self.detector.detect(tf.cast(image, tf.float32)[None])
+                hw = tf.cast(tf.shape(image)[:2], tf.float32)
+                n = int(out["num_detections"][0])
+                found = out["boxes"][0, :n] / tf.concat([hw, hw], 0)
+                picture = tf.cast(image, tf.float32)[None] / 255.0
+                picture = tf.image.draw_bounding_boxes(
+                    picture, tf.cast(true_boxes, tf.float32)[None], [[0.0, 1.0, 0.0]]
+                )
+                picture = tf.image.draw_bounding_boxes(
+                    picture, found[None], [[1.0, 0.0, 0.0]]
+                )
+                tf.summary.image(f"detections/{i}", picture, step=epoch)
+        writer.close()

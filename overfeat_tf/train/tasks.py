@@ -12,6 +12,13 @@ same way for every task.
   images at the spec's scales from a trained classifier, its feature layers
   fixed (optionally trained too), L2 loss on the cells whose window holds
   at least half of a box, mean IoU of those cells' boxes.
+- `DetectTask` (paper 5): a detector (the classifier with a background
+  class, `as_detector`) fine-tuned densely on whole images at the spec's
+  scales, each cell labelled by `overfeat_tf.ops.boxes.detection_labels`;
+  per image every object cell and a few background cells mined in the
+  training step itself (`mine_negatives`: some at random, some the most
+  offending under the current weights); the box regressor trained on the
+  same images and features.
 """
 
 from __future__ import annotations
@@ -22,20 +29,50 @@ import keras
 import tensorflow as tf
 
 from overfeat_tf.data.pipeline import eval_dataset, localization_dataset, train_dataset
-from overfeat_tf.model_dir import load_model_dir
-from overfeat_tf.models import OverFeat, with_regressor
+from overfeat_tf.model_dir import find_model_dir, load_model_dir
+from overfeat_tf.models import OverFeat, as_detector, with_regressor
 from overfeat_tf.ops.dense import DenseClassifier
 from overfeat_tf.specs import get_spec
 
 __all__ = [
     "ClassifyTask",
     "DenseBoxLoss",
-    "DenseRegressorTrainer",
+    "DenseTrainer",
+    "DetectTask",
+    "CellAccuracy",
+    "DetectionLoss",
     "LocalizeTask",
     "box_iou",
+    "dataset_class_names",
     "dense_box_loss",
+    "detection_loss",
+    "mine_negatives",
     "training_model",
 ]
+
+
+def dataset_class_names(dataset: str, data_dir=None) -> list[str] | None:
+    """The class names of a TFDS dataset: its `label` feature's, else its
+    `objects`' `label`'s; None if it has neither."""
+    import tensorflow_datasets as tfds
+
+    features = tfds.builder(dataset, data_dir=data_dir).info.features
+    if "label" in features:
+        return list(features["label"].names)
+    if "objects" in features and "label" in features["objects"]:
+        return list(features["objects"]["label"].names)
+    return None
+
+
+def _init_folder(option: str, value, out_dir) -> str:
+    """The classifier (or detector) model folder a task starts from."""
+    folder = find_model_dir(value or out_dir)
+    if not os.path.isfile(os.path.join(folder, "model.keras")):
+        raise ValueError(
+            f"{option}: no classification model in {folder!r}. Train one first "
+            "(`overfeat train classify`) or name a model or run folder."
+        )
+    return folder
 
 
 def training_model(model) -> keras.Model:
@@ -113,6 +150,13 @@ class ClassifyTask:
     def eval_dataset(self, raw, config, spec, batch_size):
         return eval_dataset(raw, spec.window, config.data.resize_short, batch_size)
 
+    def class_names(self, config, model):
+        names = dataset_class_names(config.data.dataset, config.data.data_dir)
+        return names if names and len(names) == model.num_classes else None
+
+    def callbacks(self, config, model, raw_eval, out):
+        return []
+
     def finish(self, model):
         return model
 
@@ -171,32 +215,44 @@ def box_iou(y_true, y_pred):
     return tf.reduce_sum(iou, [1, 2]) / tf.maximum(tf.reduce_sum(mask, [1, 2]), 1.0)
 
 
-class DenseRegressorTrainer(keras.Model):
-    """The box regressor run densely at the fine stride on whole images.
+class DenseTrainer(keras.Model):
+    """OverFeat's heads run densely at the fine stride on whole images.
 
-    Shares every weight with `model` (an `OverFeat` with a regressor); only
-    the regressor trains, and the feature layers too if `train_features`.
+    Shares every weight with `model` (an `OverFeat` with a regressor). The
+    regressor always trains; the classifier trains when `classify` (the
+    detector, paper 5), else it stays fixed (the localizer, paper 4.2); the
+    feature layers train if `train_features`.
 
-    Call: float `[batch, H, W, 3]` -> `[batch, h, w, 4 or 4 * classes]`.
+    Call: float `[batch, H, W, 3]` -> `[batch, h, w, R]`, the box map
+    (R = 4 or 4 * classes); with `classify`, `[batch, h, w, classes + R]`:
+    the class logits, then the box map.
     """
 
-    def __init__(self, model, train_features: bool = False, **kwargs):
-        super().__init__(name=f"{model.name}_localize", **kwargs)
+    def __init__(
+        self, model, train_features: bool = False, classify: bool = False, **kwargs
+    ):
+        task = "detect" if classify else "localize"
+        super().__init__(name=f"{model.name}_{task}", **kwargs)
         self.net = model
+        self.classify = classify
         self.dense = DenseClassifier(model)
         regress = {layer.name for layer in model.regressor_layers}
-        classify = {layer.name for layer in model.head_layers}
+        heads = {layer.name for layer in model.head_layers}
         for layer in model.layers:
             if layer.name in regress:
                 layer.trainable = True
-            elif layer.name in classify:
-                layer.trainable = False
+            elif layer.name in heads:
+                layer.trainable = classify
             else:
                 layer.trainable = train_features
 
     def call(self, images, training=False):
         prepool = self.dense.features(images, training=training)
-        return self.dense.regress_features(prepool, fine=True, training=training)
+        boxes = self.dense.regress_features(prepool, fine=True, training=training)
+        if not self.classify:
+            return boxes
+        logits = self.dense.logits_features(prepool, fine=True, training=training)
+        return tf.concat([tf.cast(logits, tf.float32), boxes], -1)
 
 
 class LocalizeTask:
@@ -213,16 +269,9 @@ class LocalizeTask:
                 f"localize.regressor must be one of {REGRESSORS}. "
                 f"Received: {loc.regressor!r}"
             )
-        folder = loc.init_from or config.run.out_dir
-        if os.path.isdir(os.path.join(folder, "model")):
-            folder = os.path.join(folder, "model")
-        if not os.path.isfile(os.path.join(folder, "model.keras")):
-            raise ValueError(
-                f"localize.init_from: no classification model in {folder!r}. "
-                "Train one first (`overfeat train classify` with the same "
-                "config) or name a model folder."
-            )
-        self.init_folder = folder
+        self.init_folder = _init_folder(
+            "localize.init_from", loc.init_from, config.run.out_dir
+        )
 
     def validate(self, config):
         """Nothing beyond `__init__`'s check of the classifier folder."""
@@ -234,7 +283,7 @@ class LocalizeTask:
         base, _ = load_model_dir(self.init_folder)
         config.model.arch, config.model.num_classes = base.spec.name, base.num_classes
         model = with_regressor(base, config.localize.regressor)
-        trainer = DenseRegressorTrainer(model, config.localize.train_features)
+        trainer = DenseTrainer(model, config.localize.train_features)
         window = model.spec.window
         trainer(tf.zeros([1, window, window, 3]))  # built before fit (BackupAndRestore)
         return model, trainer
@@ -248,20 +297,29 @@ class LocalizeTask:
     def metric_sums(self, y_true, y_pred) -> dict:
         return {"box_iou": tf.reduce_sum(box_iou(y_true, y_pred))}
 
+    def _min_coverage(self, config):
+        return config.localize.min_coverage
+
+    def _detection(self, config):
+        """`localization_dataset`'s `detection` argument: None, boxes only."""
+        return None
+
     def _dataset(self, raw, config, spec, batch_size, epoch, training):
-        loc, data, train = config.localize, config.data, config.train
+        section = getattr(config, self.name)
+        data, train = config.data, config.train
         return localization_dataset(
             raw,
             spec,
             batch_size,
-            loc.scales,
+            section.scales,
             train.seed,
             epoch,
             training=training,
-            flips=loc.flips,
-            min_coverage=loc.min_coverage,
+            flips=section.flips,
+            min_coverage=self._min_coverage(config),
             shuffle_buffer=data.shuffle_buffer,
             deterministic=train.deterministic,
+            detection=self._detection(config),
         )
 
     def train_dataset(self, raw, config, spec, batch_size, epoch):
@@ -270,7 +328,305 @@ class LocalizeTask:
     def eval_dataset(self, raw, config, spec, batch_size):
         return self._dataset(raw, config, spec, batch_size, 0, False)
 
+    def class_names(self, config, model):
+        return ClassifyTask.class_names(self, config, model)
+
+    def callbacks(self, config, model, raw_eval, out):
+        return []
+
     def finish(self, model):
         for layer in model.layers:  # saved models load with every layer trainable
             layer.trainable = True
         return model
+
+
+def mine_negatives(labels, losses, background: int, random: int, hard: int, seed=None):
+    """The cells that train a detector's classifier, chosen on the fly (paper 5).
+
+    Per image: every object cell, the `hard` background cells with the
+    highest loss under the current weights (the most offending), and
+    `random` other background cells drawn uniformly. Ignored cells (-1)
+    never train. No bootstrapping pass: this runs inside the training step,
+    on the losses of the batch being trained.
+
+    Args:
+        labels: int `[batch, n]`: object class, `background`, or -1.
+        losses: float `[batch, n]`: each cell's classification loss.
+        background: int. random, hard: int, per image (fewer if the image
+            has fewer background cells).
+        seed: None or a `tf.random.stateless_uniform` seed `[2]`.
+
+    Returns:
+        bool `[batch, n]`.
+    """
+    labels = tf.cast(labels, tf.int32)
+    losses = tf.stop_gradient(tf.cast(losses, tf.float32))
+    n = tf.shape(labels)[1]
+    negative = tf.equal(labels, background)
+    positive = (labels >= 0) & tf.logical_not(negative)
+
+    def top(keys, valid, k):
+        k = tf.minimum(k, n)
+        keys = tf.where(valid, keys, -1.0)
+        values, index = tf.math.top_k(keys, k=k)
+        hit = (
+            tf.one_hot(index, n, dtype=tf.float32)
+            * tf.cast(values >= 0.0, tf.float32)[..., None]
+        )
+        return tf.reduce_max(tf.concat([hit, tf.zeros_like(keys)[:, None]], 1), 1) > 0
+
+    chosen = top(losses, negative, hard) if hard else tf.zeros_like(negative)
+    if random:
+        shape = tf.shape(losses)
+        draw = (
+            tf.random.uniform(shape)
+            if seed is None
+            else tf.random.stateless_uniform(shape, seed)
+        )
+        chosen |= top(draw, negative & tf.logical_not(chosen), random)
+    return positive | chosen
+
+
+def _split(y_pred, num_classes):
+    y_pred = tf.cast(y_pred, tf.float32)
+    return y_pred[..., :num_classes], y_pred[..., num_classes:]
+
+
+def detection_loss(
+    y_true, y_pred, num_classes, random_negatives, hard_negatives, box_weight
+):
+    """The detector's loss: softmax cross-entropy on the mined cells plus the
+    regressor's L2 (`dense_box_loss`) times `box_weight`.
+
+    Args:
+        y_true: `[batch, h, w, 7]` from `localization_dataset(detection=...)`.
+        y_pred: `[batch, h, w, num_classes + R]` from `DenseTrainer(classify=True)`.
+        num_classes: int, background included (the last).
+        random_negatives, hard_negatives: int. `mine_negatives`.
+        box_weight: float.
+
+    Returns:
+        `[batch]`: per image, the mean cross-entropy over its mined cells (0
+        if none) plus the weighted box loss.
+    """
+    logits, boxes = _split(y_pred, num_classes)
+    labels = tf.cast(y_true[..., 6], tf.int32)
+    shape = tf.shape(labels)
+    flat_labels = tf.reshape(labels, [shape[0], -1])
+    flat_logits = tf.reshape(logits, [shape[0], -1, num_classes])
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        tf.maximum(flat_labels, 0), flat_logits
+    )
+    mined = tf.cast(
+        mine_negatives(
+            flat_labels, ce, num_classes - 1, random_negatives, hard_negatives
+        ),
+        tf.float32,
+    )
+    classify = tf.reduce_sum(ce * mined, 1) / tf.maximum(tf.reduce_sum(mined, 1), 1.0)
+    return classify + box_weight * dense_box_loss(y_true[..., :6], boxes)
+
+
+@keras.saving.register_keras_serializable(package="overfeat_tf")
+class DetectionLoss(keras.losses.Loss):
+    """`detection_loss` as a Keras loss (reduced over the batch)."""
+
+    def __init__(
+        self,
+        num_classes,
+        random_negatives=8,
+        hard_negatives=8,
+        box_weight=1.0,
+        reduction="sum_over_batch_size",
+        name="detection",
+    ):
+        super().__init__(name=name, reduction=reduction)
+        self.num_classes = num_classes
+        self.random_negatives = random_negatives
+        self.hard_negatives = hard_negatives
+        self.box_weight = box_weight
+
+    def call(self, y_true, y_pred):
+        return detection_loss(
+            y_true,
+            y_pred,
+            self.num_classes,
+            self.random_negatives,
+            self.hard_negatives,
+            self.box_weight,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "random_negatives": self.random_negatives,
+            "hard_negatives": self.hard_negatives,
+            "box_weight": self.box_weight,
+        }
+
+
+def cell_hits(y_true, y_pred, num_classes, objects: bool):
+    """(right, count) float32 scalars over a batch: of its object cells
+    (`objects`) or its background cells, how many have their label as the
+    most probable class, and how many there are."""
+    logits, _ = _split(y_pred, num_classes)
+    labels = tf.cast(y_true[..., 6], tf.int32)
+    background = num_classes - 1
+    which = (labels >= 0) & (labels < background) if objects else labels == background
+    right = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels) & which
+    return (
+        tf.reduce_sum(tf.cast(right, tf.float32)),
+        tf.reduce_sum(tf.cast(which, tf.float32)),
+    )
+
+
+class CellAccuracy(keras.metrics.Metric):
+    """Accuracy over all object (or background) cells seen: right / count
+    summed over batches, so images with few such cells weigh little."""
+
+    def __init__(self, num_classes, objects: bool, name=None, **kwargs):
+        kind = "object" if objects else "background"
+        super().__init__(name=name or f"{kind}_accuracy", **kwargs)
+        self.num_classes, self.objects = num_classes, objects
+        self.right = self.add_variable((), "zeros", name="right")
+        self.count = self.add_variable((), "zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        right, count = cell_hits(y_true, y_pred, self.num_classes, self.objects)
+        self.right.assign_add(right)
+        self.count.assign_add(count)
+
+    def result(self):
+        return tf.math.divide_no_nan(self.right, self.count)
+
+    def reset_state(self):
+        self.right.assign(0.0)
+        self.count.assign(0.0)
+
+
+class DetectTask(LocalizeTask):
+    """The detector (paper 5), from a trained classifier (or detector).
+
+    Shares the localizer's whole-image pipeline, adding each cell's class.
+    """
+
+    name = "detect"
+
+    def __init__(self, config):
+        self._config = config
+        self.init_folder = _init_folder(
+            "detect.init_from", config.detect.init_from, config.run.out_dir
+        )
+
+    def validate(self, config):
+        """Refuses settings this task cannot train, before anything is built."""
+        from overfeat_tf import geometry
+        from overfeat_tf.models import REGRESSORS
+
+        det = config.detect
+        if det.regressor not in REGRESSORS:
+            raise ValueError(
+                f"detect.regressor must be one of {REGRESSORS}. "
+                f"Received: {det.regressor!r}"
+            )
+        spec = get_spec(config.model.arch)
+        stride = geometry.fine_stride(spec)
+        for side in det.scale_sides or ():
+            if side < spec.window or (side - spec.window) % stride:
+                raise ValueError(
+                    f"detect.scale_sides: {side} is not {spec.window} + a "
+                    f"multiple of the fine stride {stride} (e.g. "
+                    f"{spec.window + stride * max(0, (side - spec.window) // stride)})."
+                )
+        if min(det.random_negatives, det.hard_negatives) < 0:
+            raise ValueError("detect.random_negatives and hard_negatives must be >= 0.")
+        if dataset_class_names(config.data.dataset, config.data.data_dir) is None:
+            raise ValueError(
+                f"{config.data.dataset} has no `objects` with a `label` to detect."
+            )
+
+    def out_dir(self, config) -> str:
+        return os.path.join(config.run.out_dir, "detect")
+
+    def _names(self, config):
+        return dataset_class_names(config.data.dataset, config.data.data_dir)
+
+    def build(self, config):
+        import dataclasses
+
+        det = config.detect
+        base, _ = load_model_dir(self.init_folder)
+        spec = base.spec
+        if det.scale_sides:
+            spec = dataclasses.replace(
+                spec, scales=tuple((s, s) for s in det.scale_sides)
+            )
+        objects = len(self._names(config))
+        model = as_detector(base, objects, det.regressor, spec)
+        config.model.arch, config.model.num_classes = spec.name, model.num_classes
+        trainer = DenseTrainer(model, det.train_features, classify=True)
+        window = spec.window
+        trainer(tf.zeros([1, window, window, 3]))  # built before fit (BackupAndRestore)
+        self.num_classes = model.num_classes
+        return model, trainer
+
+    def loss(self, reduction="sum_over_batch_size"):
+        det = self._config.detect
+        return DetectionLoss(
+            self.num_classes,
+            det.random_negatives,
+            det.hard_negatives,
+            det.box_weight,
+            reduction=reduction,
+        )
+
+    def _box_iou(self, y_true, y_pred):
+        return box_iou(y_true[..., :6], _split(y_pred, self.num_classes)[1])
+
+    def metrics(self):
+        return [
+            CellAccuracy(self.num_classes, objects=True),
+            CellAccuracy(self.num_classes, objects=False),
+            keras.metrics.MeanMetricWrapper(self._box_iou, name="box_iou"),
+        ]
+
+    def metric_sums(self, y_true, y_pred) -> dict:
+        """Per-batch sums for the multi-worker loop, which divides them by the
+        examples seen: the cell accuracies enter as the batch's ratio times
+        its size (a mean over batches)."""
+        batch = tf.cast(tf.shape(y_true)[0], tf.float32)
+        out = {"box_iou": tf.reduce_sum(self._box_iou(y_true, y_pred))}
+        for kind, objects in (("object", True), ("background", False)):
+            right, count = cell_hits(y_true, y_pred, self.num_classes, objects)
+            out[f"{kind}_accuracy"] = tf.math.divide_no_nan(right, count) * batch
+        return out
+
+    def _min_coverage(self, config):
+        return config.detect.positive_coverage
+
+    def _detection(self, config):
+        det = config.detect
+        return {
+            "background": self.num_classes - 1,
+            "positive_coverage": det.positive_coverage,
+            "min_box_size": det.min_box_size,
+            "negative_overlap": det.negative_overlap,
+        }
+
+    def class_names(self, config, model):
+        return [*self._names(config), "background"]
+
+    def callbacks(self, config, model, raw_eval, out):
+        from overfeat_tf.train.callbacks import DetectionImages
+
+        if not (config.run.tensorboard and config.run.log_images):
+            return []
+        return [
+            DetectionImages(
+                os.path.join(out, "logs", "validation"),
+                model,
+                raw_eval.take(config.run.log_images),
+                config.export,
+            )
+        ]

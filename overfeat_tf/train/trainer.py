@@ -6,7 +6,8 @@ model and the paper's SGD recipe built under the strategy's scope, and
 (a killed run resumes where it stopped) and `TerminateOnNaN`. The task
 (`overfeat_tf.train.tasks`) brings its model, loss, metrics and pipelines:
 `train_classifier(config)` trains the classifier (paper 3.1),
-`train_localizer(config)` the box regressor (paper 4.2).
+`train_localizer(config)` the box regressor (paper 4.2), `train_detector(config)`
+the detector (paper 5).
 
 Keras 3 `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585),
 so `"multi_worker"` runs a custom loop over the same model, loss, optimizer and
@@ -14,7 +15,7 @@ pipeline: `strategy.run` of one SGD step per batch, gradients all-reduced by
 the optimizer, each worker reading its own shard of the data.
 
 Outputs, under `config.run.out_dir` (the localizer: its
-`localize_<regressor>/` folder):
+`localize_<regressor>/` folder; the detector: `detect/`):
 
     config.yaml                  the resolved config
     logs/train, logs/validation  TensorBoard (loss, top-1, top-5, learning rate, inputs)
@@ -42,13 +43,19 @@ from overfeat_tf.train.callbacks import (
     SeedSync,
 )
 from overfeat_tf.train.strategy import make_strategy
-from overfeat_tf.train.tasks import ClassifyTask, LocalizeTask, training_model
+from overfeat_tf.train.tasks import (
+    ClassifyTask,
+    DetectTask,
+    LocalizeTask,
+    training_model,
+)
 
 __all__ = [
     "build_optimizer",
     "learning_rate_schedule",
     "train",
     "train_classifier",
+    "train_detector",
     "train_localizer",
     "training_model",
 ]
@@ -91,13 +98,6 @@ def build_optimizer(train, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     return optimizer
 
 
-def _class_names(name, data_dir, num_classes):
-    import tensorflow_datasets as tfds
-
-    names = tfds.builder(name, data_dir=data_dir).info.features["label"].names
-    return list(names) if len(names) == num_classes else None
-
-
 def _check_split(config, n_train):
     if n_train < config.train.global_batch_size and not config.train.steps_per_epoch:
         raise ValueError(
@@ -119,12 +119,20 @@ def train_localizer(config: Config, callbacks=()) -> dict:
     return train(config, LocalizeTask(config), callbacks)
 
 
+def train_detector(config: Config, callbacks=()) -> dict:
+    """Trains the detector (paper 5) from the classifier that
+    `config.detect.init_from` names (default: `config.run.out_dir`'s):
+    `train` with `DetectTask`. Writes to `<run.out_dir>/detect`."""
+    return train(config, DetectTask(config), callbacks)
+
+
 def train(config: Config, task, callbacks=()) -> dict:
     """Trains `task`'s model as `config` says; see the module docstring.
 
     Args:
         config: `overfeat_tf.config.Config`.
-        task: `ClassifyTask` or `LocalizeTask` (`overfeat_tf.train.tasks`).
+        task: `ClassifyTask`, `LocalizeTask` or `DetectTask`
+            (`overfeat_tf.train.tasks`).
         callbacks: extra Keras callbacks (not used by `"multi_worker"`).
 
     Returns:
@@ -182,7 +190,7 @@ def train(config: Config, task, callbacks=()) -> dict:
         )
         save_model_dir(model, model_dir, overwrite=True)
     else:
-        names = _class_names(data.dataset, data.data_dir, model.num_classes)
+        names = task.class_names(config, model)
         save_model_dir(model, model_dir, class_names=names, overwrite=True)
         with open(os.path.join(out, "history.json"), "w") as f:
             json.dump(history, f, indent=1)
@@ -242,6 +250,7 @@ def _train_fit(
         if config.run.log_images:
             images = next(iter(train_ds))[0][: config.run.log_images]
             all_callbacks.append(InputImages(os.path.join(logs, "train"), images))
+    all_callbacks += task.callbacks(config, model, raw_eval, out)
     result = trainer.fit(
         train_ds,
         epochs=train.epochs,

@@ -1,0 +1,11 @@
+"""`overfeat train detect` as a script, with the same flags.
+
+python pipelines/train_detector.py --help
+"""
+
+import sys
+
+from overfeat_tf.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["train", "localize", *sys.argv[1:]]))
