@@ -290,10 +290,12 @@ def _neon_trees():
         init_from="runs/fashion_small", scale_sides=(205, 265, 337, 433)
     )
     config.run.out_dir = "runs/neon_trees"
+    # Merge threshold 0.6: AP50 0.25 on validation where 0.3 gives 0.18 and
+    # 1.0 0.15 (the only other split is train; bench/detection.py).
     config.export = ExportConfig(
         max_detections=50,
         detect_threshold=0.3,
-        merge_threshold=0.3,
+        merge_threshold=0.6,
         serving_default="detect_bytes",
     )
     return config

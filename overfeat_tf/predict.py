@@ -33,17 +33,18 @@ def _decoded(out):
 
 
 def predict_files(model, paths, draw_dir=None) -> list[dict]:
-    """Classifies (and localizes, where the model can) image files.
+    """Classifies (and detects or localizes, where the model can) image files.
 
     Args:
         model: str. An exported model folder or version folder.
         paths: list of image files (JPEG / PNG / GIF / BMP).
         draw_dir: str or None. Write `<name>.png` here for each image, with
-            its boxes and class names drawn (localizing models).
+            its boxes and class names drawn (detecting or localizing models).
 
     Returns:
         list of dicts, one per file: `file`, `classes`, `scores`,
-        `class_names`, and for a localizing model `detection_boxes`
+        `class_names`, and for a detector (its `detect_bytes`) or a
+        localizing model (`localize_bytes`) `detection_boxes`
         (normalised `[ymin, xmin, ymax, xmax]`), `detection_scores`,
         `detection_classes`, `detection_class_names` (the first
         `num_detections` of each).
@@ -52,7 +53,7 @@ def predict_files(model, paths, draw_dir=None) -> list[dict]:
         ValueError: a file that cannot be read or is not a valid image.
     """
     signatures = load_saved_model(model).signatures
-    localize = signatures.get("localize_bytes")
+    localize = signatures.get("detect_bytes", signatures.get("localize_bytes"))
     results = []
     for path in paths:
         try:

@@ -90,7 +90,7 @@ class ServingModule(tf.Module):
             scales=export.scales,
             flips=export.flips,
             fine=export.fine,
-            top_k=export.top_k,
+            top_k=min(export.top_k, model.num_classes),
             mode=export.scale_mode,
         )
         self._max_side = export.max_side

@@ -1,0 +1,58 @@
+"""Detection AP on the embedded data: the paper's greedy merge against NMS.
+
+    overfeat train classify --preset fashion_small
+    overfeat train detect --preset fashion_detect
+    overfeat train detect --preset neon_trees
+    python bench/detection.py
+
+Each trained detector runs once per image on its evaluation split
+(`fashion_scenes/detection` test, `neon_trees` validation) with its run's
+export settings; the same cells are post-processed by `greedy_merge`
+(boxes accumulated, scored by their summed probabilities) and by
+`tf.image.combined_non_max_suppression` (one window per cluster), and
+pycocotools' `COCOeval` scores both (AP over IoU 0.50:0.95, AP50, AP75;
+up to 100 boxes per image).
+"""
+
+import argparse
+
+from _common import report
+
+from overfeat_tf.eval import evaluate_model_dir
+from overfeat_tf.eval.model_dir import run_export_config
+
+RUNS = (
+    ("fashion_scenes/detection", "test", "runs/fashion_detect/detect"),
+    ("neon_trees", "validation", "runs/neon_trees/detect"),
+)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--limit", type=int, help="first N examples of each split")
+    parser.add_argument(
+        "--set", action="append", default=[], help="export overrides, key=value"
+    )
+    args = parser.parse_args()
+    rows, results = [], {}
+    for dataset, split, run in RUNS:
+        export = run_export_config(run, args.set)
+        out = evaluate_model_dir(run, dataset, split, args.data_dir, export, args.limit)
+        for method in ("merge", "nms"):
+            r = out[method]
+            rows.append(
+                (
+                    f"{dataset} [{split}] {method}",
+                    f"AP {r['AP']:.3f}  AP50 {r['AP50']:.3f}  AP75 {r['AP75']:.3f}",
+                )
+            )
+        rows.append(
+            (f"{dataset} images, seconds", f"{out['examples']}, {out['seconds']:.0f}")
+        )
+        results[dataset] = out
+    report("detection", rows, results)
+
+
+if __name__ == "__main__":
+    main()
