@@ -11,7 +11,8 @@ export settings; the same cells are post-processed by `greedy_merge`
 (boxes accumulated, scored by their summed probabilities) and by
 `tf.image.combined_non_max_suppression` (one window per cluster), and
 pycocotools' `COCOeval` scores both (AP over IoU 0.50:0.95, AP50, AP75;
-up to 100 boxes per image).
+up to 100 boxes per image). The merge runs at each `--thresholds` value
+(one network pass per value).
 """
 
 import argparse
@@ -31,26 +32,30 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir")
     parser.add_argument("--limit", type=int, help="first N examples of each split")
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.3, 0.6, 1.0])
     parser.add_argument(
         "--set", action="append", default=[], help="export overrides, key=value"
     )
     args = parser.parse_args()
     rows, results = [], {}
     for dataset, split, run in RUNS:
-        export = run_export_config(run, args.set)
-        out = evaluate_model_dir(run, dataset, split, args.data_dir, export, args.limit)
-        for method in ("merge", "nms"):
-            r = out[method]
-            rows.append(
-                (
-                    f"{dataset} [{split}] {method}",
-                    f"AP {r['AP']:.3f}  AP50 {r['AP50']:.3f}  AP75 {r['AP75']:.3f}",
-                )
+        for i, threshold in enumerate(args.thresholds):
+            overrides = [*args.set, f"export.merge_threshold={threshold}"]
+            export = run_export_config(run, overrides)
+            out = evaluate_model_dir(
+                run, dataset, split, args.data_dir, export, args.limit
             )
-        rows.append(
-            (f"{dataset} images, seconds", f"{out['examples']}, {out['seconds']:.0f}")
-        )
-        results[dataset] = out
+            methods = ("merge", "nms") if i == 0 else ("merge",)
+            for method in methods:
+                r = out[method]
+                label = "nms" if method == "nms" else f"merge {threshold}"
+                rows.append(
+                    (
+                        f"{dataset} [{split}] {label}",
+                        f"AP {r['AP']:.3f}  AP50 {r['AP50']:.3f}  AP75 {r['AP75']:.3f}",
+                    )
+                )
+            results[f"{dataset} merge {threshold}"] = out
     report("detection", rows, results)
 
 
