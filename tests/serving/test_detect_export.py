@@ -142,3 +142,48 @@ def test_committed_neon_trees_model_answers_saved_model_cli(tmp_path):
     np.save(tmp_path / "bad.npy", np.array([b"\xff\xd8 not a jpeg"]))
     bad = _cli_run(path, "detect_bytes", f"image_bytes={tmp_path / 'bad.npy'}")
     assert bad.returncode != 0 and "InvalidArgumentError" in bad.stderr
+
+
+def test_a_hand_set_detector_gives_the_boxes_worked_out_in_numpy():
+    # Every cell of this detector says class 1 with the same probability and
+    # regresses the central half of its own window (zero kernels, set
+    # biases). The signature must return those boxes at every window of
+    # both scales and flips, merged as the NumPy reference merges them.
+    from references import greedy_merge
+
+    model = _detector()
+    fc9, last = model.get_layer("fc9"), model.get_layer("regress3")
+    fc9.kernel.assign(tf.zeros_like(fc9.kernel))
+    logits = np.array([1.0, 4.0, 0.0, 2.0], np.float32)
+    fc9.bias.assign(logits)
+    last.kernel.assign(tf.zeros_like(last.kernel))
+    last.bias.assign(np.array([0.25, 0.25, 0.75, 0.75], np.float32))
+    config = _config("merge")
+    config.export.scales = (0, 1)
+    config.export.max_detections = 40
+    config.export.merge_threshold = 0.3
+    module = ServingModule(model, [*NAMES, "background"], config.export)
+    out = module.detect_images(images=tf.zeros([1, 97, 97, 3], tf.uint8))
+
+    p = np.exp(logits)[1] / np.exp(logits).sum()
+    boxes = []
+    # Scale 0 is 97x97 (the image itself), scale 1 109x109 (85 + 2 * 12): 2x2
+    # and 3x3 windows 12 px apart, mapped back by 97 / side; each seen twice
+    # (the mirrored pass gives the same central halves).
+    for side in (97, 109):
+        n = (side - 85) // 12 + 1
+        for i in range(n):
+            for j in range(n):
+                y, x = 12 * i, 12 * j
+                box = np.array([y + 21.25, x + 21.25, y + 63.75, x + 63.75])
+                boxes += [box * 97 / side] * 2
+    want_boxes, want_scores = greedy_merge(np.array(boxes), [p] * len(boxes), 0.3)
+    k = int(out["num_detections"][0])
+    assert k == len(want_scores) > 1
+    np.testing.assert_allclose(
+        out["detection_boxes"][0, :k], want_boxes / 97, atol=1e-4
+    )
+    np.testing.assert_allclose(out["detection_scores"][0, :k], want_scores, rtol=1e-4)
+    assert [s.decode() for s in out["detection_class_names"][0, :k].numpy()] == [
+        "shoe"
+    ] * k

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import build, run_cli
 
 from overfeat_tf.config import get_config
@@ -68,7 +69,13 @@ def test_train_detect_from_a_classifier(tfds_dir, tmp_path):
     assert names[1] == "Trouser" and names[-1] == "background"
     assert model.spec.scales == ((97, 97), (133, 133))  # the detector's own
     # TensorBoard has the detected boxes drawn on validation images.
-    assert any("events" in f for f in os.listdir(out / "logs" / "validation"))
+    tags = set()
+    for name in os.listdir(out / "logs" / "validation"):
+        for event in tf.compat.v1.train.summary_iterator(
+            str(out / "logs" / "validation" / name)
+        ):
+            tags |= {v.tag for v in event.summary.value}
+    assert {"detections/0", "detections/1"} <= tags
     # `overfeat evaluate`'s library call: AP both ways, on 4 images.
     scores = evaluate_model_dir(out, DATASET, "test", tfds_dir, config.export, 4)
     assert scores["task"] == "detect" and scores["examples"] == 4
