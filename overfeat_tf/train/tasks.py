@@ -520,7 +520,8 @@ class DetectTask(LocalizeTask):
         )
 
     def validate(self, config):
-        """Refuses settings this task cannot train, before anything is built."""
+        """Refuses settings this task cannot train, before anything is built;
+        loads the model it starts from."""
         from overfeat_tf import geometry
         from overfeat_tf.models import REGRESSORS
 
@@ -530,7 +531,8 @@ class DetectTask(LocalizeTask):
                 f"detect.regressor must be one of {REGRESSORS}. "
                 f"Received: {det.regressor!r}"
             )
-        spec = get_spec(config.model.arch)
+        self._base, _ = load_model_dir(self.init_folder)
+        spec = self._base.spec
         stride = geometry.fine_stride(spec)
         for side in det.scale_sides or ():
             if side < spec.window or (side - spec.window) % stride:
@@ -556,7 +558,7 @@ class DetectTask(LocalizeTask):
         import dataclasses
 
         det = config.detect
-        base, _ = load_model_dir(self.init_folder)
+        base = self._base  # loaded by `validate`
         spec = base.spec
         if det.scale_sides:
             spec = dataclasses.replace(
