@@ -81,6 +81,14 @@ def test_train_detect_from_a_classifier(tfds_dir, tmp_path):
     assert scores["task"] == "detect" and scores["examples"] == 4
     for method in ("merge", "nms"):
         assert 0.0 <= scores[method]["AP"] <= scores[method]["AP50"] <= 1.0
+    # The command: the same call, a table of both methods.
+    cli = run_cli(
+        "evaluate", "--model", str(out), "--dataset", DATASET, "--split", "test",
+        "--data-dir", tfds_dir, "--limit", "2",
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert "2 images: detection AP" in cli.stdout
+    assert "merge" in cli.stdout and "nms" in cli.stdout
 
 
 def test_detect_checks_its_settings_before_building(tfds_dir, tmp_path):
