@@ -29,7 +29,12 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from overfeat_tf.ops.localize import MERGE_THRESHOLD, cell_predictions, clip_boxes
+from overfeat_tf.ops.localize import (
+    MERGE_THRESHOLD,
+    cell_predictions,
+    clip_boxes,
+    map_images,
+)
 from overfeat_tf.ops.merge import greedy_merge_per_class
 from overfeat_tf.ops.multiscale import MultiScaleClassifier
 
@@ -87,16 +92,7 @@ def _merge(boxes, scores, classes, merge_threshold, min_score, max_detections, j
             count,
         )
 
-    return tf.map_fn(
-        one,
-        (boxes, scores, classes),
-        fn_output_signature=(
-            tf.TensorSpec([max_detections, 4], tf.float32),
-            tf.TensorSpec([max_detections], tf.float32),
-            tf.TensorSpec([max_detections], tf.int32),
-            tf.TensorSpec([], tf.int32),
-        ),
-    )
+    return map_images(one, (boxes, scores, classes), max_detections)
 
 
 def _nms(boxes, scores, classes, num_classes, iou, min_score, max_detections):

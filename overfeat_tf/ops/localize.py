@@ -36,6 +36,7 @@ __all__ = [
     "clip_boxes",
     "localize_center",
     "localize_maps",
+    "map_images",
 ]
 
 # The paper gives none: the best of 0.3 / 0.6 / 1.0 on the validation split of
@@ -78,6 +79,25 @@ def clip_boxes(boxes, image_hw):
     """Clips pixel boxes `[..., 4]` to an image of (height, width) `image_hw`."""
     hw = tf.cast(image_hw, tf.float32)
     return tf.clip_by_value(boxes, 0.0, tf.stack([hw[0], hw[1], hw[0], hw[1]]))
+
+
+def map_images(one, elems, max_detections: int):
+    """`tf.map_fn` of a per-image merge over the batch.
+
+    `one(per-image elems)` returns (boxes float32 `[max_detections, 4]`,
+    scores `[max_detections]`, classes int32 `[max_detections]`, count
+    int32 scalar); so does this, batch-major.
+    """
+    return tf.map_fn(
+        one,
+        elems,
+        fn_output_signature=(
+            tf.TensorSpec([max_detections, 4], tf.float32),
+            tf.TensorSpec([max_detections], tf.float32),
+            tf.TensorSpec([max_detections], tf.int32),
+            tf.TensorSpec([], tf.int32),
+        ),
+    )
 
 
 def localize_maps(
@@ -141,16 +161,7 @@ def localize_maps(
         )
         return b, s, c, n
 
-    b, s, c, n = tf.map_fn(
-        one,
-        (probs, boxes, candidate),
-        fn_output_signature=(
-            tf.TensorSpec([max_detections, 4], tf.float32),
-            tf.TensorSpec([max_detections], tf.float32),
-            tf.TensorSpec([max_detections], tf.int32),
-            tf.TensorSpec([], tf.int32),
-        ),
-    )
+    b, s, c, n = map_images(one, (probs, boxes, candidate), max_detections)
     return {
         "boxes": clip_boxes(b, image_hw),
         "scores": s,

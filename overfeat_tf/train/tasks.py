@@ -543,16 +543,16 @@ class DetectTask(LocalizeTask):
                 )
         if min(det.random_negatives, det.hard_negatives) < 0:
             raise ValueError("detect.random_negatives and hard_negatives must be >= 0.")
-        if dataset_class_names(config.data.dataset, config.data.data_dir) is None:
+        self.object_names = dataset_class_names(
+            config.data.dataset, config.data.data_dir
+        )
+        if self.object_names is None:
             raise ValueError(
                 f"{config.data.dataset} has no `objects` with a `label` to detect."
             )
 
     def out_dir(self, config) -> str:
         return os.path.join(config.run.out_dir, "detect")
-
-    def _names(self, config):
-        return dataset_class_names(config.data.dataset, config.data.data_dir)
 
     def build(self, config):
         import dataclasses
@@ -564,7 +564,7 @@ class DetectTask(LocalizeTask):
             spec = dataclasses.replace(
                 spec, scales=tuple((s, s) for s in det.scale_sides)
             )
-        objects = len(self._names(config))
+        objects = len(self.object_names)  # read by `validate`
         model = as_detector(base, objects, det.regressor, spec)
         config.model.arch, config.model.num_classes = spec.name, model.num_classes
         trainer = DenseTrainer(model, det.train_features, classify=True)
@@ -617,7 +617,7 @@ class DetectTask(LocalizeTask):
         }
 
     def class_names(self, config, model):
-        return [*self._names(config), "background"]
+        return [*self.object_names, "background"]
 
     def callbacks(self, config, model, raw_eval, out):
         from overfeat_tf.train.callbacks import DetectionImages

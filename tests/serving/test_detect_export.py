@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from conftest import randomize
 from PIL import Image
-from test_export import _cli, _cli_run
+from test_export import _cli, _cli_run, _warmup_signatures
 
 from overfeat_tf.config import Config
 from overfeat_tf.models import OverFeat, as_detector
@@ -100,18 +100,8 @@ def test_merged_scores_add_up_windows_nms_scores_are_one_window(exported):
 
 
 def test_warmup_requests_cover_the_detect_signatures(exported):
-    from tensorflow_serving.apis import prediction_log_pb2
-
     path = exported[2]
-    records = tf.data.TFRecordDataset(
-        os.path.join(path, "assets.extra", "tf_serving_warmup_requests")
-    )
-    names = {
-        prediction_log_pb2.PredictionLog.FromString(
-            r.numpy()
-        ).predict_log.request.model_spec.signature_name
-        for r in records
-    }
+    names = _warmup_signatures(path)
     assert {"detect_bytes", "detect_images", "localize_bytes"} <= names
 
 

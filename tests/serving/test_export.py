@@ -215,25 +215,33 @@ def test_very_large_image_is_refused(served):
         served(image_bytes=tf.constant([_png(big)]))
 
 
-def test_versions_models_config_and_warmup(tmp_path):
+def _warmup_logs(version_dir):
+    """The PredictionLogs of a version folder's warm-up requests."""
     from tensorflow_serving.apis import prediction_log_pb2
 
+    records = tf.data.TFRecordDataset(
+        os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests")
+    )
+    return [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
+
+
+def _warmup_signatures(version_dir):
+    """The signature names a version folder's warm-up requests call."""
+    return {
+        log.predict_log.request.model_spec.signature_name
+        for log in _warmup_logs(version_dir)
+    }
+
+
+def test_versions_models_config_and_warmup(tmp_path):
     model = OverFeat("tiny_fast", num_classes=10)
     first = export_saved_model(model, tmp_path / "demo", NAMES)
     second = export_saved_model(model, tmp_path / "demo", NAMES)
     assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
     config = (tmp_path / "models.config").read_text()
     assert "name: 'demo'" in config and f"base_path: '{tmp_path / 'demo'}'" in config
-    records = list(
-        tf.data.TFRecordDataset(
-            os.path.join(second, "assets.extra", "tf_serving_warmup_requests")
-        )
-    )
-    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
-    assert {log.predict_log.request.model_spec.signature_name for log in logs} == {
-        "serving_default",
-        "classify_images",
-    }
+    logs = _warmup_logs(second)
+    assert _warmup_signatures(second) == {"serving_default", "classify_images"}
     assert all(log.predict_log.request.model_spec.name == "demo" for log in logs)
     assets = os.listdir(os.path.join(second, "assets"))
     assert sorted(assets) == ["class_names.txt", "config.yaml"]

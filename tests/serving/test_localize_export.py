@@ -1,14 +1,13 @@
 """The localization signatures of the SavedModel (paper 4.3 in the graph)."""
 
 import io
-import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import randomize, run_cli
 from PIL import Image
-from test_export import _cli, _cli_run
+from test_export import _cli, _cli_run, _warmup_signatures
 
 from overfeat_tf.config import Config
 from overfeat_tf.models import OverFeat
@@ -119,18 +118,8 @@ def test_saved_model_cli_lists_and_runs_localize_bytes(exported, tmp_path):
 
 
 def test_warmup_requests_cover_the_localize_signatures(exported):
-    from tensorflow_serving.apis import prediction_log_pb2
-
     _, path, _ = exported
-    records = tf.data.TFRecordDataset(
-        os.path.join(path, "assets.extra", "tf_serving_warmup_requests")
-    )
-    names = {
-        prediction_log_pb2.PredictionLog.FromString(
-            r.numpy()
-        ).predict_log.request.model_spec.signature_name
-        for r in records
-    }
+    names = _warmup_signatures(path)
     assert {"localize_bytes", "localize_images", "serving_default"} <= names
 
 
