@@ -12,17 +12,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from overfeat_tf.images import decode_image, error_text
 from overfeat_tf.serving import load_saved_model
 
-__all__ = ["error_text", "format_prediction", "predict_files"]
-
-
-def error_text(error) -> str:
-    """The line of a TensorFlow error that says what went wrong."""
-    lines = [line.strip() for line in error.message.splitlines()]
-    noise = ("[[", "Graph execution error", "Detected at node", "<stack traces")
-    useful = [line for line in lines if line and not line.startswith(noise)]
-    return useful[0] if useful else error.message
+__all__ = ["format_prediction", "predict_files"]
 
 
 def _decoded(out):
@@ -81,7 +74,7 @@ def predict_files(model, paths, draw_dir=None) -> list[dict]:
 def _draw(path, data, result, draw_dir):
     from overfeat_tf.viz import draw_boxes
 
-    image = tf.io.decode_image(data[0], channels=3, expand_animations=False).numpy()
+    image = decode_image(data[0]).numpy()
     names = list(result["detection_class_names"])
     scale = max(1, 256 // max(image.shape[:2]))
     picture = draw_boxes(

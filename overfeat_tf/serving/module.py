@@ -7,7 +7,7 @@ export):
   batch, any size) -> `classes` int32 `[batch, k]`, `scores` float32
   `[batch, k]`, `class_names` string `[batch, k]`.
 - `classify_bytes` (= `serving_default`): `image_bytes` string `[batch]`, each
-  an encoded JPEG / PNG / GIF / BMP of any size (grey and RGBA become RGB,
+  an encoded JPEG / PNG / GIF / BMP / WebP of any size (grey and RGBA become RGB,
   a GIF gives its first frame) -> the same outputs.
 - `features`: `images` uint8 `[batch, height, width, 3]` -> `features`
   float32, the map of the configured layer (paper 3.2).
@@ -37,7 +37,9 @@ gets (paper 5, `MultiScaleDetector`):
 the config says `detect_bytes` or `localize_bytes`).
 
 Bad input is never answered with garbage: empty, truncated or undecodable
-bytes, and images with a side over `max_side`, fail the request with an
+bytes, and images of more than `export.max_pixels` pixels (for encoded
+images, the size their header claims, checked before decoding:
+`overfeat_tf.images.decode_image`), fail the request with an
 `InvalidArgumentError` that says what was wrong. Images smaller than the
 window are upscaled by the scale pyramid like any other.
 """
@@ -49,6 +51,7 @@ import types
 import tensorflow as tf
 
 from overfeat_tf.config import ExportConfig
+from overfeat_tf.images import decode_image
 from overfeat_tf.models import feature_extractor
 from overfeat_tf.ops.detect import MultiScaleDetector
 from overfeat_tf.ops.localize import MultiScaleLocalizer
@@ -93,7 +96,7 @@ class ServingModule(tf.Module):
             top_k=min(export.top_k, model.num_classes),
             mode=export.scale_mode,
         )
-        self._max_side = export.max_side
+        self._max_pixels = export.max_pixels
         self._serving_default = export.serving_default
         self._localizer = self._detector = None
         if getattr(model, "regressor", None) is not None:
@@ -168,14 +171,16 @@ class ServingModule(tf.Module):
 
     def _check_size(self, images, what):
         shape = tf.shape(images)
+        pixels = tf.cast(shape[-3], tf.int64) * tf.cast(shape[-2], tf.int64)
         checks = [
             tf.debugging.assert_less_equal(
-                tf.reduce_max(shape[-3:-1]),
-                self._max_side,
-                message=f"{what} has a side over the maximum of {self._max_side} px",
+                pixels,
+                tf.constant(self._max_pixels, tf.int64),
+                message=f"{what} have more pixels than the limit of "
+                f"{self._max_pixels:,} (export.max_pixels)",
             ),
             tf.debugging.assert_positive(
-                tf.reduce_min(shape[-3:-1]), message=f"{what} has no pixels"
+                tf.reduce_min(shape[-3:-1]), message=f"{what} have no pixels"
             ),
         ]
         with tf.control_dependencies(checks):
@@ -194,17 +199,7 @@ class ServingModule(tf.Module):
         return self._outputs(self._classifier(tf.cast(images, tf.float32)))
 
     def _decode(self, data):
-        checks = [
-            tf.debugging.assert_positive(
-                tf.strings.length(data), message="image_bytes holds an empty string"
-            )
-        ]
-        with tf.control_dependencies(checks):
-            # Raises InvalidArgumentError for bytes that are not a whole image
-            # of a known format (truncated JPEGs included).
-            image = tf.io.decode_image(data, channels=3, expand_animations=False)
-        image.set_shape([None, None, 3])
-        return self._check_size(image, "an image of image_bytes")
+        return decode_image(data, self._max_pixels, "an image of image_bytes")
 
     def _classify_bytes(self, image_bytes):
         k = self._classifier.top_k
