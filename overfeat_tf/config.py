@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+import warnings
 
 import yaml
 
@@ -128,7 +129,9 @@ class ExportConfig:
     fine: bool = True  # fine (offset pooling) or coarse stride
     top_k: int = 5
     scale_mode: str = "aspect"  # "aspect" or "fixed" (overfeat_tf.ops.multiscale)
-    max_side: int = 4096  # larger images are refused with InvalidArgumentError
+    # Images of more pixels are refused with InvalidArgumentError, encoded
+    # ones by their header's size, before decoding (overfeat_tf.images).
+    max_pixels: int = 2**27  # 134 MP: above any camera's photos
     features_layer: str | None = None  # the `features` endpoint; None: last conv
     # Localization signatures (models with a box regressor); top_k above is
     # also the number of classes kept per scale (paper 4.3 (a)).
@@ -143,6 +146,9 @@ class ExportConfig:
     detect_method: str = "merge"  # "merge" (paper 4.3) or "nms"
     nms_iou: float = 0.5  # IoU threshold of "nms"
     serving_default: str = "classify_bytes"  # or "detect_bytes", "localize_bytes"
+    # Where TF Serving sees the export's parent folder: models.config's
+    # base_paths are <serving_root>/<name> (the container mounts /models).
+    serving_root: str = "/models"
 
 
 @dataclasses.dataclass
@@ -364,7 +370,22 @@ def _coerce(value, annotation, key):
     return value
 
 
+# Keys older configs (a run's config.yaml) may hold: read with a warning
+# and ignored.
+_RETIRED = {
+    "export.max_side": "export.max_pixels (a pixel count, read from the "
+    "image header before decoding)",
+}
+
+
 def _set(config: Config, key: str, value) -> None:
+    if key in _RETIRED:
+        warnings.warn(
+            f"Config key {key!r} is no longer used and is ignored; "
+            f"see {_RETIRED[key]}.",
+            stacklevel=3,
+        )
+        return
     section_name, _, field_name = key.partition(".")
     section = getattr(config, section_name, None)
     if section is None or not dataclasses.is_dataclass(section) or not field_name:

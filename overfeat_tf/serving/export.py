@@ -1,7 +1,8 @@
 """SavedModel export in TF Serving's layout.
 
     saved_models/
-      models.config                  for `tensorflow_model_server --model_config_file`
+      models.config                  for `tensorflow_model_server --model_config_file`,
+                                     paths under `export.serving_root` (/models)
       <name>/<version>/saved_model.pb
                        variables/
                        assets/config.yaml, assets/class_names.txt
@@ -15,6 +16,7 @@ half a model and a failed export leaves nothing behind.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import tempfile
 
@@ -82,9 +84,15 @@ def write_warmup(version_dir, name: str, window: int, signatures=()) -> str:
     return path
 
 
-def write_models_config(root) -> str:
-    """Writes `<root>/models.config` listing every model folder under `root`."""
+def write_models_config(root, serving_root: str = "/models") -> str:
+    """Writes `<root>/models.config` listing every model folder under `root`.
+
+    Each `base_path` is `<serving_root>/<name>`: where the server sees `root`
+    (the TF Serving container's `/models` when `root` is mounted there), not
+    where this machine keeps it, so the file travels with the folder.
+    """
     root = os.path.abspath(root)
+    serving_root = serving_root.rstrip("/") or "/"
     names = sorted(
         d
         for d in os.listdir(root)
@@ -94,7 +102,7 @@ def write_models_config(root) -> str:
     entries = "".join(
         "  config {\n"
         f"    name: '{n}'\n"
-        f"    base_path: '{os.path.join(root, n)}'\n"
+        f"    base_path: '{posixpath.join(serving_root, n)}'\n"
         "    model_platform: 'tensorflow'\n"
         "  }\n"
         for n in names
@@ -115,7 +123,8 @@ def export_saved_model(model, base_dir, class_names=None, config=None) -> str:
         base_dir: str. The model's folder; versions go inside it.
         class_names: list of str or None.
         config: `overfeat_tf.config.Config` or None (defaults). Its `export`
-            section fixes the scales, flips, stride and k; the whole resolved
+            section fixes the scales, flips, stride and k, and its
+            `serving_root` the paths of `models.config`; the whole resolved
             config travels in the SavedModel's assets.
 
     Returns:
@@ -138,7 +147,7 @@ def export_saved_model(model, base_dir, class_names=None, config=None) -> str:
         signatures = module.signatures()
         tf.saved_model.save(module, tmp, signatures=signatures)
         write_warmup(tmp, name, model.spec.window, list(signatures))
-    write_models_config(os.path.dirname(base_dir))
+    write_models_config(os.path.dirname(base_dir), config.export.serving_root)
     return version_dir
 
 

@@ -13,10 +13,10 @@ import tensorflow as tf
 from conftest import randomize
 from PIL import Image
 
-from overfeat_tf.config import Config
+from overfeat_tf.config import Config, ExportConfig
 from overfeat_tf.models import OverFeat
 from overfeat_tf.ops import MultiScaleClassifier
-from overfeat_tf.serving import export_saved_model, load_saved_model
+from overfeat_tf.serving import ServingModule, export_saved_model, load_saved_model
 
 NAMES = [f"item {i}" for i in range(10)]
 
@@ -99,8 +99,16 @@ def test_fresh_process_gives_the_in_memory_outputs(exported, tmp_path):
 
 
 def _cli(*args):
+    """`saved_model_cli`, run as a module of this interpreter's TensorFlow.
+
+    Not the `saved_model_cli` script on PATH: the suite must pass as
+    `venv/bin/python -m pytest` from a shell where the venv is not activated.
+    """
     return subprocess.run(
-        ["saved_model_cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -156,9 +164,9 @@ def served(exported):
 @pytest.mark.parametrize(
     "data, message",
     [
-        (b"", "image_bytes holds an empty string"),
-        (b"hello, world\n" * 20, "Unknown image file format"),
-        (np.random.default_rng(0).bytes(3000), "Unknown image file format"),
+        (b"", "an image of image_bytes is an empty string"),
+        (b"hello, world\n" * 20, "not a JPEG, PNG, GIF, BMP or WebP image"),
+        (np.random.default_rng(0).bytes(3000), "not a JPEG, PNG, GIF, BMP or WebP"),
     ],
     ids=["empty", "text", "random"],
 )
@@ -170,7 +178,7 @@ def test_undecodable_bytes_are_refused(served, data, message):
 def test_truncated_jpeg_is_refused(served):
     photo = np.asarray(Image.open("data/backgrounds/coffee.jpg"))
     data = _jpeg(photo)
-    with pytest.raises(tf.errors.InvalidArgumentError):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Invalid JPEG data"):
         served(image_bytes=tf.constant([data[: len(data) // 2]]))
 
 
@@ -206,13 +214,50 @@ def test_odd_but_valid_images_are_classified(served, exported):
     np.testing.assert_array_equal(classes, want)
 
 
-def test_very_large_image_is_refused(served):
-    # The default maximum side is 4096 (export.max_side).
-    big = np.zeros((4097, 8, 3), np.uint8)
+def test_camera_photo_is_classified(served, exported):
+    # A 24-megapixel 6000x4000 JPEG, an ordinary camera photo: catches a
+    # size guard that refuses what cameras and phones take (a side limit of
+    # 4096 did). The served classes and scores are the in-memory
+    # classifier's on the decoded pixels.
+    y, x = np.mgrid[0:4000, 0:6000]
+    photo = np.stack([x % 251, y % 241, (x + y) % 239], -1).astype(np.uint8)
+    data = _jpeg(photo, quality=70)
+    classes, scores = _classify(served, data)
+    decoded = tf.io.decode_jpeg(data, channels=3)
+    reference = MultiScaleClassifier(exported[0], top_k=5)
+    want = reference.classify(tf.cast(decoded, tf.float32)[None])
+    np.testing.assert_array_equal(classes, want["classes"].numpy())
+    np.testing.assert_allclose(scores, want["scores"].numpy(), rtol=1e-4)
+
+
+def test_absurd_header_is_refused(served):
+    # A PNG header claiming 40000x30000 pixels and nothing behind it:
+    # refused by the header's size, naming the size and the limit.
+    header = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR"
+        + (40000).to_bytes(4, "big")
+        + (30000).to_bytes(4, "big")
+    )
     with pytest.raises(
-        tf.errors.InvalidArgumentError, match="over the maximum of 4096"
+        tf.errors.InvalidArgumentError,
+        match="claims 40000x30000 .* over the limit of 134,217,728",
     ):
-        served(image_bytes=tf.constant([_png(big)]))
+        served(image_bytes=tf.constant([header + b"\x08\x02\x00\x00\x00"]))
+
+
+def test_max_pixels_reaches_both_signatures():
+    # Catches export.max_pixels not reaching the graph (the default used
+    # instead) and a limit applied to encoded images only.
+    model = OverFeat("tiny_fast", num_classes=10)
+    module = ServingModule(model, NAMES, ExportConfig(max_pixels=100 * 120))
+    fits = np.zeros((1, 100, 120, 3), np.uint8)
+    over = np.zeros((1, 100, 121, 3), np.uint8)
+    module.classify_images(tf.constant(fits))
+    module.classify_bytes(tf.constant([_png(fits[0])]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="limit of 12,000"):
+        module.classify_images(tf.constant(over))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="limit of 12,000"):
+        module.classify_bytes(tf.constant([_png(over[0])]))
 
 
 def _warmup_logs(version_dir):
@@ -239,7 +284,17 @@ def test_versions_models_config_and_warmup(tmp_path):
     second = export_saved_model(model, tmp_path / "demo", NAMES)
     assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
     config = (tmp_path / "models.config").read_text()
-    assert "name: 'demo'" in config and f"base_path: '{tmp_path / 'demo'}'" in config
+    assert "name: 'demo'" in config and "base_path: '/models/demo'" in config
+    # export.serving_root: where the server sees the folder. Catches paths
+    # of the exporting machine (the folder would not travel) and a root
+    # that never reaches the file.
+    settings = Config()
+    settings.export.serving_root = "/srv/tf/"
+    export_saved_model(model, tmp_path / "other", NAMES, config=settings)
+    config = (tmp_path / "models.config").read_text()
+    assert "base_path: '/srv/tf/demo'" in config
+    assert "base_path: '/srv/tf/other'" in config
+    assert str(tmp_path) not in config
     logs = _warmup_logs(second)
     assert _warmup_signatures(second) == {"serving_default", "classify_images"}
     assert all(log.predict_log.request.model_spec.name == "demo" for log in logs)
@@ -304,4 +359,10 @@ def test_export_and_predict_commands(tmp_path):
     assert lines[0].endswith("a.png") and len(lines) == 4  # the path, then top 3
     assert all(any(name in line for name in NAMES) for line in lines[1:])
     out = run_cli("predict", "--model", str(tmp_path / "sm" / "tiny"), str(text))
-    assert out.returncode == 2 and "Unknown image file format" in out.stderr
+    # One line: the file and what is wrong with it, nothing of TensorFlow's
+    # start-up or its warnings before it.
+    assert out.returncode == 2
+    assert out.stderr == (
+        f"overfeat predict: error: {text}: an image of image_bytes is not a "
+        "JPEG, PNG, GIF, BMP or WebP image\n"
+    )
