@@ -24,6 +24,8 @@ import argparse
 import json
 import sys
 
+from overfeat_tf.logs import start_tensorflow
+
 __all__ = [
     "add_contact_sheet_args",
     "add_demo_args",
@@ -364,6 +366,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="overfeat",
         description="OverFeat: integrated classification, localization and detection.",
     )
+    # --verbose before or after the command; the subcommands' default must
+    # not undo one given before.
+    verbose = (
+        "show TensorFlow's start-up lines (CUDA probing, CPU notices); "
+        "also shown when TF_CPP_MIN_LOG_LEVEL is set"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands = [
         (
@@ -416,12 +429,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     ]
     train = sub.add_parser(
-        "train", help="train a network", description="Train a network."
+        "train",
+        help="train a network",
+        description="Train a network.",
+        parents=[common],
     )
     tasks = train.add_subparsers(dest="task", required=True, metavar="TASK")
     add_train_args(
         tasks.add_parser(
             "classify",
+            parents=[common],
             help="the classifier (paper 3.1) with keras fit under tf.distribute",
             description="Train the classifier (paper 3.1).",
         )
@@ -429,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_args(
         tasks.add_parser(
             "localize",
+            parents=[common],
             help="the box regressor (paper 4.2) from a trained classifier",
             description="Train the box regressor (paper 4.2) on the features of "
             "the classifier in localize.init_from (default: run.out_dir).",
@@ -437,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_args(
         tasks.add_parser(
             "detect",
+            parents=[common],
             help="the detector (paper 5) from a trained classifier",
             description="Fine-tune the classifier in detect.init_from (default: "
             "run.out_dir) into a detector with a background class and its box "
@@ -445,7 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(run=run_train_detect)
     for name, add_args, run, help_text in commands:
         add_args(
-            sub.add_parser(name, help=help_text, description=help_text)
+            sub.add_parser(
+                name, help=help_text, description=help_text, parents=[common]
+            )
         ).set_defaults(run=run)
     return parser
 
@@ -453,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    start_tensorflow(args.verbose)
     try:
         return args.run(args)
     except (ValueError, FileExistsError, FileNotFoundError) as e:

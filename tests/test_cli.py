@@ -6,7 +6,7 @@ import pytest
 from conftest import run_cli
 
 from overfeat_tf import geometry
-from overfeat_tf.cli import main
+from overfeat_tf.cli import build_parser, main
 from overfeat_tf.specs import get_spec
 
 
@@ -15,6 +15,9 @@ from overfeat_tf.specs import get_spec
 def test_describe_json_full_networks(arch, params):
     out = run_cli("describe", "--arch", arch, "--json")
     assert out.returncode == 0, out.stderr
+    # Catches TensorFlow's C++ start-up lines (CUDA probing, CPU notices)
+    # reaching the user: a quiet command writes nothing to stderr.
+    assert out.stderr == ""
     info = json.loads(out.stdout)
     assert info["params"] == params
     assert info["arch"] == arch
@@ -75,3 +78,18 @@ def test_describe_errors(args, message):
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr
+    # The error is the last line, and nothing of TensorFlow's comes before
+    # the usage line or the error itself.
+    assert out.stderr.splitlines()[0].startswith(
+        ("usage: overfeat", "overfeat describe")
+    )
+
+
+def test_verbose_shows_what_tensorflow_says():
+    # --verbose before or after the command: catches the subcommand's
+    # default undoing a flag given before it (argparse copies subparser
+    # defaults over the main parser's).
+    for argv in (["-v", "describe"], ["describe", "--verbose"]):
+        args = build_parser().parse_args(argv)
+        assert args.verbose is True
+    assert build_parser().parse_args(["describe"]).verbose is False
