@@ -8,4 +8,4 @@ import sys
 from overfeat_tf.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train", "localize", *sys.argv[1:]]))
+    sys.exit(main(["train", "detect", *sys.argv[1:]]))
