@@ -42,6 +42,7 @@ from overfeat_tf.train.callbacks import (
     InputImages,
     SeedSync,
 )
+from overfeat_tf.train.optimizers import TorchSGD
 from overfeat_tf.train.strategy import make_strategy
 from overfeat_tf.train.tasks import (
     ClassifyTask,
@@ -77,19 +78,41 @@ def learning_rate_schedule(train, steps_per_epoch: int):
 
 
 def build_optimizer(train, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """SGD with momentum (paper 3.1) or Adam; weight decay on kernels only.
+    """SGD with momentum (paper 3.1) or Adam, with `train`'s weight decay.
 
-    Keras applies the decay as `w -= lr * weight_decay * w` each step, the
-    gradient of an L2 penalty `weight_decay / 2 * |w|^2`.
+    SGD is `overfeat_tf.train.optimizers.TorchSGD`: the update of Torch7's
+    `optim.sgd`, the paper's framework, with `train.dampening`. Weight decay
+    `train.weight_decay` is, by `train.weight_decay_mode`:
+
+    - "l2" (the paper presets): coupled, `weight_decay * w` added to the
+      gradient before the momentum, on every parameter, biases too (Torch7;
+      SGD only);
+    - "decoupled": `w -= lr * weight_decay * w` beside each step, kernels
+      only (Keras' `weight_decay`; AdamW for Adam).
     """
     schedule = learning_rate_schedule(train, steps_per_epoch)
-    decay = train.weight_decay or None
+    mode = train.weight_decay_mode
+    if mode not in ("l2", "decoupled"):
+        raise ValueError(
+            f"train.weight_decay_mode must be 'l2' or 'decoupled'. Received: {mode!r}"
+        )
+    coupled = mode == "l2"
+    decoupled = None if coupled else (train.weight_decay or None)
     if train.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(
-            schedule, momentum=train.momentum, weight_decay=decay
+        optimizer = TorchSGD(
+            schedule,
+            momentum=train.momentum,
+            dampening=train.dampening,
+            l2=train.weight_decay if coupled else 0.0,
+            weight_decay=decoupled,
         )
     elif train.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(schedule, weight_decay=decay)
+        if coupled and train.weight_decay:
+            raise ValueError(
+                "train.weight_decay_mode 'l2' (coupled, Torch7's) is SGD's; "
+                "Adam decays decoupled (AdamW): set it to 'decoupled'."
+            )
+        optimizer = keras.optimizers.Adam(schedule, weight_decay=decoupled)
     else:
         raise ValueError(
             f"train.optimizer must be 'sgd' or 'adam'. Received: {train.optimizer!r}"
