@@ -49,6 +49,14 @@ class DataConfig:
     eval_split: str = "validation"
     resize_short: int = 256  # paper 3.1: the shorter side is resized to 256
     shuffle_buffer: int = 10_000
+    # Classification training examples per image per epoch: random crops
+    # (each mirrored with probability 1/2), or with flip_copies each crop
+    # and its mirror. The paper: "5 random crops (and their horizontal
+    # flips)", i.e. 5 and true; an epoch then holds 10 examples per image
+    # and its schedule's epochs run 10 times as many steps. Default: one
+    # crop, an epoch a pass over the images.
+    crops_per_image: int = 1
+    flip_copies: bool = False
 
 
 @dataclasses.dataclass

@@ -5,6 +5,12 @@ From any TFDS dataset with `image` and `label` (`imagenet2012`, the embedded
 
 - training: resize the shorter side to `resize_short` (256), take a random
   window-sized crop (221 accurate, 231 fast) and a random horizontal flip;
+  or, as the paper words it, several random crops of each image per epoch
+  (`crops_per_image`, "5 random crops") and each crop's mirror beside it
+  (`flip_copies`, "and their horizontal flips"): an epoch then holds that
+  many examples per image, and the schedule's epochs are as many times
+  longer. The presets take one crop and a coin-flip mirror per image per
+  epoch (an epoch is a pass over the images, as the schedule counts it);
 - evaluation: the same resize, then the centre crop.
 
 Images stay RGB float32 in [0, 255]: the `OverFeat` model applies the
@@ -28,6 +34,7 @@ __all__ = [
     "load_split",
     "localization_dataset",
     "random_crop_flip",
+    "random_crops",
     "resize_short_side",
     "train_dataset",
 ]
@@ -73,6 +80,12 @@ def resize_short_side(image, size: int):
     return tf.clip_by_value(image, 0.0, 255.0)
 
 
+def _crop_seeds(seed):
+    """(crop seed, flip seed) of one element's seed `[2]`."""
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    return seeds[0], seeds[1]
+
+
 def random_crop_flip(image, window: int, seed):
     """A random `window` x `window` crop, mirrored with probability 1/2.
 
@@ -81,9 +94,36 @@ def random_crop_flip(image, window: int, seed):
         window: int.
         seed: int tensor `[2]` (stateless: the same seed, the same crop).
     """
-    seeds = tf.random.experimental.stateless_split(seed, 2)
-    crop = tf.image.stateless_random_crop(image, [window, window, 3], seeds[0])
-    return tf.image.stateless_random_flip_left_right(crop, seeds[1])
+    crop_seed, flip_seed = _crop_seeds(seed)
+    crop = tf.image.stateless_random_crop(image, [window, window, 3], crop_seed)
+    return tf.image.stateless_random_flip_left_right(crop, flip_seed)
+
+
+def random_crops(image, window: int, seed, crops: int = 1, flip_copies=False):
+    """`crops` random crops of one image, as a batch.
+
+    Crop `j` is `random_crop_flip` at seed `[seed[0], seed[1] * crops + j]`
+    (one crop: the element's own seed). With `flip_copies` the crops are not
+    mirrored at random; the batch is the crops, then their mirrors.
+
+    Returns:
+        `[crops, window, window, 3]`, or `[2 * crops, ...]` with `flip_copies`.
+    """
+    seed = tf.cast(seed, tf.int64)
+    out = []
+    for j in range(crops):
+        crop_seed = tf.stack([seed[0], seed[1] * crops + j])
+        if flip_copies:
+            out.append(
+                tf.image.stateless_random_crop(
+                    image, [window, window, 3], _crop_seeds(crop_seed)[0]
+                )
+            )
+        else:
+            out.append(random_crop_flip(image, window, crop_seed))
+    if flip_copies:
+        out += [tf.reverse(crop, [1]) for crop in out]
+    return tf.stack(out)
 
 
 def center_crop(image, window: int):
@@ -109,6 +149,8 @@ def train_dataset(
     epoch=0,
     shuffle_buffer: int = 10_000,
     deterministic: bool = False,
+    crops_per_image: int = 1,
+    flip_copies: bool = False,
 ):
     """The training pipeline for one epoch.
 
@@ -123,11 +165,20 @@ def train_dataset(
             every epoch of `fit` (see `overfeat_tf.train.EpochCounter`).
         shuffle_buffer: int.
         deterministic: bool. Keep element order under parallel maps.
+        crops_per_image: int. Random crops of each image per epoch, one
+            after the other (`random_crops`).
+        flip_copies: bool. Each crop and its mirror, instead of a mirror
+            with probability 1/2: `2 * crops_per_image` examples per image.
 
     Returns:
         `tf.data.Dataset` of (float32 `[batch, window, window, 3]` in [0, 255],
         int32 `[batch]`).
     """
+    if crops_per_image < 1:
+        raise ValueError(
+            f"crops_per_image must be at least 1. Received: {crops_per_image}"
+        )
+    per_image = crops_per_image * (2 if flip_copies else 1)
 
     def one_epoch(_):
         # The shuffle's seed is a tensor here. Clear this function graph's seed
@@ -142,9 +193,13 @@ def train_dataset(
             image, label = _image_label(example)
             image = resize_short_side(image, resize_short)
             element_seed = tf.stack([seed * 100_003 + e, index])
-            return random_crop_flip(image, window, element_seed), label
+            crops = random_crops(
+                image, window, element_seed, crops_per_image, flip_copies
+            )
+            return crops, tf.fill([per_image], label)
 
-        return shuffled.enumerate().map(prepare, num_parallel_calls=AUTOTUNE)
+        prepared = shuffled.enumerate().map(prepare, num_parallel_calls=AUTOTUNE)
+        return prepared.unbatch()
 
     out = tf.data.Dataset.range(1).flat_map(one_epoch)
     out = out.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)

@@ -145,7 +145,13 @@ class ClassifyTask:
             epoch,
             data.shuffle_buffer,
             train.deterministic,
+            data.crops_per_image,
+            data.flip_copies,
         )
+
+    def examples_per_image(self, config) -> int:
+        """Training examples each image gives per epoch."""
+        return config.data.crops_per_image * (2 if config.data.flip_copies else 1)
 
     def eval_dataset(self, raw, config, spec, batch_size):
         return eval_dataset(raw, spec.window, config.data.resize_short, batch_size)
@@ -330,6 +336,10 @@ class LocalizeTask:
 
     def class_names(self, config, model):
         return ClassifyTask.class_names(self, config, model)
+
+    def examples_per_image(self, config) -> int:
+        """One: whole images, one per image per epoch."""
+        return 1
 
     def callbacks(self, config, model, raw_eval, out):
         return []

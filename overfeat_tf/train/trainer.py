@@ -121,11 +121,11 @@ def build_optimizer(train, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     return optimizer
 
 
-def _check_split(config, n_train):
-    if n_train < config.train.global_batch_size and not config.train.steps_per_epoch:
+def _check_split(config, n_examples):
+    if n_examples < config.train.global_batch_size and not config.train.steps_per_epoch:
         raise ValueError(
-            f"The train split has {n_train} examples, fewer than one global batch "
-            f"of {config.train.global_batch_size}."
+            f"The train split gives {n_examples} examples an epoch, fewer than "
+            f"one global batch of {config.train.global_batch_size}."
         )
 
 
@@ -174,9 +174,10 @@ def train(config: Config, task, callbacks=()) -> dict:
     raw_eval, _ = load_split(
         data.dataset, data.eval_split, data.data_dir, data.manual_dir
     )
-    _check_split(config, n_train)
+    n_examples = n_train * task.examples_per_image(config)
+    _check_split(config, n_examples)
     task.validate(config)
-    steps = train_config.steps_per_epoch or n_train // train_config.global_batch_size
+    steps = train_config.steps_per_epoch or n_examples // train_config.global_batch_size
     out = task.out_dir(config)
     with strategy.scope():
         model, trainer = task.build(config)

@@ -10,6 +10,7 @@ from overfeat_tf.data.pipeline import (
     eval_dataset,
     load_split,
     random_crop_flip,
+    random_crops,
     resize_short_side,
     train_dataset,
 )
@@ -88,3 +89,86 @@ def test_train_order_depends_on_epoch_only(tmp_path):
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, second)
     assert sorted(first) == sorted(second) == list(range(40))
+
+
+def _where(crop, image):
+    """(top, left, mirrored) of `crop` in `image`, by search."""
+    n = crop.shape[0]
+    for top in range(image.shape[0] - n + 1):
+        for left in range(image.shape[1] - n + 1):
+            window = image[top : top + n, left : left + n]
+            for mirrored in (False, True):
+                if np.array_equal(crop, window[:, ::-1] if mirrored else window):
+                    return top, left, mirrored
+    raise AssertionError("not a crop of the image")
+
+
+def _copies(image, n):
+    """A TFDS-like dataset of `n` copies of one uint8 image, labels 0..n-1."""
+    return tf.data.Dataset.from_tensor_slices(
+        {"image": np.repeat(image[None], n, axis=0), "label": np.arange(n)}
+    )
+
+
+IMAGE = np.random.default_rng(8).integers(0, 256, (20, 20, 3), np.uint8)
+
+
+def test_crops_and_flips_vary_across_epochs_and_elements():
+    # Catches a crop seed that drops the epoch (every epoch the same crops)
+    # or the element (every image cropped alike), and a flip that never or
+    # always happens. One image, so the shuffle cannot hide a fixed crop.
+    epoch = tf.Variable(0, dtype=tf.int64)
+    one = train_dataset(_copies(IMAGE, 1), 12, 20, 1, seed=2, epoch=epoch)
+    per_epoch = []
+    for e in range(8):
+        epoch.assign(e)
+        (images, _), *_ = list(tfds.as_numpy(one))
+        per_epoch.append(_where(images[0].astype(np.uint8), IMAGE))
+    assert len(set(per_epoch)) >= 4, per_epoch
+    assert {m for *_, m in per_epoch} == {False, True}, per_epoch
+    epoch.assign(0)
+    many = train_dataset(_copies(IMAGE, 8), 12, 20, 8, seed=2, epoch=epoch)
+    (images, _), *_ = list(tfds.as_numpy(many))
+    places = [_where(x.astype(np.uint8), IMAGE) for x in images]
+    assert len(set(places)) >= 4, places
+    assert len({(t, left) for t, left, _ in places}) >= 3, places
+
+
+def test_crops_per_image_with_their_flips():
+    # data.crops_per_image = 3, flip_copies: each image gives three random
+    # crops, then their mirrors, one after the other, with its label.
+    # Catches copies that are not mirrors of the crops, crops that are all
+    # the same, and labels that lose their image.
+    pipe = train_dataset(
+        _copies(IMAGE, 4),
+        12,
+        20,
+        6,
+        seed=4,
+        crops_per_image=3,
+        flip_copies=True,
+        deterministic=True,
+    )
+    batches = list(tfds.as_numpy(pipe))
+    assert len(batches) == 4  # 4 images x 6 examples, 6 to a batch
+    places = []
+    for images, labels in batches:
+        assert len(set(labels)) == 1
+        images = images.astype(np.uint8)
+        np.testing.assert_array_equal(images[3:], images[:3, :, ::-1])
+        where = [_where(x, IMAGE) for x in images[:3]]
+        assert all(not m for *_, m in where)  # the crops themselves unmirrored
+        places += [(t, left) for t, left, _ in where]
+    assert sorted(np.concatenate([y for _, y in batches])[::6]) == [0, 1, 2, 3]
+    assert len(set(places)) >= 6, places
+
+
+def test_one_crop_is_the_element_seeds_crop():
+    # crops_per_image = 1 (the presets) crops as random_crop_flip at the
+    # element's seed: the crops of runs trained before the option existed.
+    image = tf.constant(IMAGE, tf.float32)
+    for i in range(6):
+        seed = tf.constant([11, i], tf.int64)
+        np.testing.assert_array_equal(
+            random_crops(image, 12, seed)[0], random_crop_flip(image, 12, seed)
+        )
