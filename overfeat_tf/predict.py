@@ -1,8 +1,8 @@
 """`overfeat predict`: images through an exported SavedModel.
 
-The top-k classes of each image (`classify_bytes`) and, for a model that
-localizes, its merged boxes (`localize_bytes`); optionally each image drawn
-with its boxes as a PNG.
+The top-k classes of each image (`classify_bytes`) and, for a detector or a
+model that localizes, its merged boxes (`detect_bytes`, else
+`localize_bytes`); optionally each image drawn with its boxes as a PNG.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def predict_files(model, paths, draw_dir=None) -> list[dict]:
 
     Args:
         model: str. An exported model folder or version folder.
-        paths: list of image files (JPEG / PNG / GIF / BMP).
+        paths: list of image files (JPEG / PNG / GIF / BMP / WebP).
         draw_dir: str or None. Write `<name>.png` here for each image, with
             its boxes and class names drawn (detecting or localizing models).
 

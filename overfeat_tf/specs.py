@@ -191,7 +191,10 @@ ACCURATE = NetworkSpec(
     scales=((245, 245), (281, 317), (317, 389), (389, 461), (425, 497), (461, 569)),
 )
 
-# Paper Table 1, the "fast" model. Input 231x231 -> 1x1.
+# Paper Table 1, the "fast" model. Input 231x231 -> 1x1. Its last pooling
+# is 2x2 (Table 1): fine offsets 0 and 1, a fine stride of 16 px (as the
+# original release's README gives it). Table 2 runs fast with offsets 0, 1, 2
+# and section 3.3 speaks of 36 -> 12 px: the accurate network's 3x3 pooling.
 FAST = NetworkSpec(
     name="fast",
     window=231,

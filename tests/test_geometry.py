@@ -143,8 +143,10 @@ def test_parse_size():
 
 @pytest.mark.parametrize("arch, millions", [("accurate", 5369), ("fast", 2810)])
 def test_multiply_adds_at_the_window_are_table_4(arch, millions):
+    # Table 4's counts are 0.25% / 0.31% above the weighted layers' (the
+    # geometry docstring); a layer sized wrongly moves the total by more.
     total = sum(geometry.multiply_adds(arch, get_spec(arch).window).values())
-    assert total / 1e6 == pytest.approx(millions, rel=0.01)
+    assert total / 1e6 == pytest.approx(millions, rel=0.004)
 
 
 def test_multiply_adds_hand_worked():
