@@ -1,8 +1,9 @@
 """Six scales + flips per image through the full accurate network.
 
 Seconds per image, achieved GFLOP/s from counted multiply-adds, and that rate
-over a large matmul timed in the same process; the default (space_to_batch)
-formulation against the paper's (offsets); float32 against mixed_bfloat16.
+over a large matmul timed in the same process; the fine-map formulations
+(`overfeat_tf.ops.dense`): the default (dilated), space_to_batch, and the
+paper's (offsets); float32 against mixed_bfloat16 (default formulation).
 
     python bench/multiscale.py [--image data/backgrounds/chelsea.jpg] [--repeats 2]
 """
@@ -46,16 +47,18 @@ def main():
     )
     image = tf.cast(raw, tf.float32)[None]
 
-    f32 = _classifier("float32", "space_to_batch")
+    f32 = _classifier("float32", "dilated")
     weights = f32.model.get_weights()
+    s2b = _classifier("float32", "space_to_batch", weights)
     ref = _classifier("float32", "offsets", weights)
-    bf16 = _classifier("mixed_bfloat16", "space_to_batch", weights)
+    bf16 = _classifier("mixed_bfloat16", "dilated", weights)
 
     spec = f32.spec
     macs = 2 * sum(sum(geometry.multiply_adds(spec, hw).values()) for hw in spec.scales)
     times, top5 = {}, {}
     for name, clf in [
         ("float32", f32),
+        ("float32_space_to_batch", s2b),
         ("float32_offsets", ref),
         ("mixed_bfloat16", bf16),
     ]:
