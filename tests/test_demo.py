@@ -4,12 +4,16 @@ import os
 import re
 
 import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
 from conftest import build, run_cli
+
+DATASET = "fashion_scenes/classification"
 
 
 @pytest.mark.slow
 def test_demo_end_to_end_short(tfds_dir, tmp_path):
-    build("fashion_scenes/classification", tfds_dir)
+    build(DATASET, tfds_dir)
     out = run_cli(
         "demo",
         "--out",
@@ -36,3 +40,16 @@ def test_demo_end_to_end_short(tfds_dir, tmp_path):
     assert 0 <= top1 <= top5 <= 100
     assert os.path.isfile(tmp_path / "sm" / "fashion_demo" / "1" / "saved_model.pb")
     assert os.path.isfile(tmp_path / "sm" / "models.config")
+    # The printed accuracy is the SavedModel's on the test split's labels,
+    # counted here afresh. Catches an evaluation that scores the wrong
+    # labels (shifted, another split's) or the wrong outputs.
+    serving = tf.saved_model.load(str(tmp_path / "sm" / "fashion_demo" / "1"))
+    classify = serving.signatures["classify_images"]
+    test = tfds.load(DATASET, split="test", data_dir=tfds_dir)
+    hits1 = hits5 = 0
+    for batch in tfds.as_numpy(test.batch(200)):
+        classes = classify(images=tf.constant(batch["image"]))["classes"].numpy()
+        hits1 += int((classes[:, 0] == batch["label"]).sum())
+        hits5 += int((classes == batch["label"][:, None]).any(axis=1).sum())
+    assert top1 == pytest.approx(hits1 / 10, abs=0.051)
+    assert top5 == pytest.approx(hits5 / 10, abs=0.051)

@@ -47,7 +47,7 @@ BACKGROUNDS = {
     "validation": ("coins", "rocket"),
     "test": ("chelsea", "gravel"),
 }
-# Items per class (index ranges within each class's 300 items).
+# Items per class (index ranges within each class's 500 items).
 ITEM_RANGES = {"train": (0, 350), "validation": (350, 400), "test": (400, 500)}
 SPLITS = ("train", "validation", "test")
 

@@ -185,6 +185,13 @@ def train(config: Config, task, callbacks=()) -> dict:
     if _is_chief(strategy):
         save_config(config, os.path.join(out, "config.yaml"))
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="input_epoch")
+    if train_config.verbose:
+        print(
+            f"{type(strategy).__name__}: {strategy.num_replicas_in_sync} "
+            f"replica(s) in sync, global batch {train_config.global_batch_size}, "
+            f"{steps} steps per epoch",
+            flush=True,
+        )
 
     if config.distribute.strategy == "multi_worker":
         history = _train_custom_loop(

@@ -9,8 +9,8 @@ import tensorflow_datasets as tfds
 from conftest import build
 from PIL import Image
 
-from overfeat_tf.data import neon_trees
-from overfeat_tf.data.fashion_scenes import BACKGROUNDS, ITEM_RANGES, SceneConfig
+from overfeat_tf.data import fashion_scenes, neon_trees
+from overfeat_tf.data.fashion_scenes import ITEM_RANGES, SceneConfig
 from overfeat_tf.data.raw import raw_data_dir
 
 NAMES = [
@@ -102,13 +102,38 @@ def test_neon_splits_are_disjoint_regions():
     np.testing.assert_array_equal(cover, 1)
 
 
-def test_fashion_splits_share_no_items_or_photographs():
-    for a in ITEM_RANGES:
-        for b in ITEM_RANGES:
+@pytest.mark.parametrize("config", ["classification", "detection"])
+def test_fashion_splits_share_no_items_or_photographs(config, tmp_path, monkeypatch):
+    # What the builder draws from, split by split: the items and photographs
+    # render_scene receives. Catches a builder that gives every split the
+    # train split's items or photographs (the constant tables could still
+    # be disjoint).
+    drawn = []
+
+    def spy(rng, scene_config, photos, items, labels):
+        drawn.append((photos, items, labels))
+        return real(rng, scene_config, photos, items, labels)
+
+    real = fashion_scenes.render_scene
+    monkeypatch.setattr(fashion_scenes, "render_scene", spy)
+    builder = tfds.builder(f"fashion_scenes/{config}", data_dir=str(tmp_path))
+    seen = {}
+    for split, examples in builder._split_generators(None).items():
+        next(iter(examples))
+        photos, items, labels = drawn[-1]
+        seen[split] = (
+            {p.tobytes() for p in photos},
+            {i.tobytes() for i in items},
+        )
+        # Every class, with the split's share of each class's 500 items.
+        lo, hi = ITEM_RANGES[split]
+        np.testing.assert_array_equal(np.bincount(labels, minlength=10), hi - lo)
+    assert len(seen) == 3
+    for a in seen:
+        for b in seen:
             if a < b:
-                (lo1, hi1), (lo2, hi2) = ITEM_RANGES[a], ITEM_RANGES[b]
-                assert hi1 <= lo2 or hi2 <= lo1
-                assert not set(BACKGROUNDS[a]) & set(BACKGROUNDS[b])
+                assert not seen[a][0] & seen[b][0], (a, b)
+                assert not seen[a][1] & seen[b][1], (a, b)
 
 
 def _shards(builder):

@@ -14,7 +14,7 @@ from conftest import randomize
 from PIL import Image
 
 from overfeat_tf.config import Config, ExportConfig
-from overfeat_tf.models import OverFeat
+from overfeat_tf.models import OverFeat, feature_extractor
 from overfeat_tf.ops import MultiScaleClassifier
 from overfeat_tf.serving import ServingModule, export_saved_model, load_saved_model
 
@@ -365,4 +365,60 @@ def test_export_and_predict_commands(tmp_path):
     assert out.stderr == (
         f"overfeat predict: error: {text}: an image of image_bytes is not a "
         "JPEG, PNG, GIF, BMP or WebP image\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("scales", (0, 2)),
+        ("flips", False),
+        ("fine", False),
+        ("scale_mode", "fixed"),
+        ("top_k", 3),
+    ],
+)
+def test_each_export_setting_reaches_the_graph(setting, value):
+    # Catches a serving module that builds its classifier with a default in
+    # place of `export.<setting>` (e.g. scales=None: all six scales): the
+    # signatures must answer as MultiScaleClassifier built with the same
+    # settings, and differently from the defaults.
+    model = OverFeat("tiny_accurate", num_classes=10)
+    randomize(model, 3)
+    export = ExportConfig(**{setting: value})
+    module = ServingModule(model, NAMES, export)
+    images = np.random.default_rng(5).integers(0, 256, (2, 70, 90, 3), np.uint8)
+    got = module.classify_images(tf.constant(images))
+    same = MultiScaleClassifier(
+        model,
+        scales=export.scales,
+        flips=export.flips,
+        fine=export.fine,
+        top_k=export.top_k,
+        mode=export.scale_mode,
+    ).classify(tf.constant(images, tf.float32))
+    np.testing.assert_array_equal(got["classes"], same["classes"])
+    np.testing.assert_allclose(got["scores"], same["scores"], rtol=1e-5)
+    default = MultiScaleClassifier(model).classify(tf.constant(images, tf.float32))
+    differs = got["scores"].shape != default["scores"].shape or not np.allclose(
+        got["scores"], default["scores"], rtol=1e-4
+    )
+    assert differs, f"export.{setting}={value!r} changed nothing"
+
+
+def test_features_layer_reaches_the_graph():
+    # export.features_layer: the `features` signature is that layer's map
+    # (feature_extractor), not the default last convolution's.
+    model = OverFeat("tiny_accurate", num_classes=10)
+    randomize(model, 4)
+    module = ServingModule(model, NAMES, ExportConfig(features_layer="conv2"))
+    images = np.random.default_rng(6).integers(0, 256, (1, 70, 90, 3), np.uint8)
+    got = module.features(tf.constant(images))["features"]
+    want = feature_extractor(model, "conv2")(tf.constant(images, tf.float32))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert (
+        got.shape
+        != feature_extractor(model, model.last_conv.name)(
+            tf.constant(images, tf.float32)
+        ).shape
     )

@@ -76,6 +76,10 @@ def test_mirrored_training_beats_chance(mirrored_run):
     model, names = load_model_dir(out_dir / "model")
     assert model.spec.name == "small_accurate" and names[0] == "T-shirt/top"
     assert (out_dir / "config.yaml").read_text().count("strategy: mirrored") == 1
+    # Two replicas really trained in sync (not the config's echo): catches
+    # cpu_devices that never split the CPU, or a default strategy.
+    _, result = mirrored_run
+    assert "MirroredStrategy: 2 replica(s) in sync" in result.stdout
     assert sorted(os.listdir(out_dir / "checkpoints")) == [
         "epoch_008.weights.h5",
         "epoch_009.weights.h5",
@@ -126,13 +130,15 @@ _KILL_SCRIPT = textwrap.dedent(
         def __init__(self, epoch):
             super().__init__()
             self.epoch = epoch
+        def on_epoch_begin(self, epoch, logs=None):
+            print(f"epoch {epoch}", flush=True)
         def on_epoch_end(self, epoch, logs=None):
             if epoch + 1 == self.epoch:
                 os._exit(3)  # a crash: no clean-up, no Python exit handlers
 
     config = apply_overrides(get_config("fashion_small"), sys.argv[3:])
     kill = int(sys.argv[2])
-    train_classifier(config, callbacks=[KillAfter(kill)] if kill else [])
+    train_classifier(config, callbacks=[KillAfter(kill)])
     """
 )
 
@@ -168,6 +174,20 @@ def test_killed_run_resumes_to_the_same_weights(tfds_dir, tmp_path):
     )
     resumed = run(tmp_path / "b", 0)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    def epochs(result):
+        return [
+            int(line.split()[1])
+            for line in result.stdout.splitlines()
+            if line.startswith("epoch ")
+        ]
+
+    # The second run resumed: it trained only the epochs the first did not
+    # finish. Catches a trainer without BackupAndRestore, which a
+    # deterministic run would hide below by ending at the same weights.
+    assert epochs(straight) == [0, 1, 2, 3]
+    assert epochs(killed) == [0, 1]
+    assert epochs(resumed) == [2, 3]
     a, _ = load_model_dir(tmp_path / "a" / "model")
     b, _ = load_model_dir(tmp_path / "b" / "model")
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
@@ -203,7 +223,7 @@ def test_two_workers_train_together(tfds_dir, tmp_path):
         "train.steps_per_epoch=3",
         "train.global_batch_size=16",
         "train.base_batch_size=16",
-        "train.verbose=0",
+        "train.verbose=2",
     ]:
         args += ["--set", s]
     procs = []
@@ -227,11 +247,18 @@ def test_two_workers_train_together(tfds_dir, tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for p, (_, err) in zip(procs, results, strict=True):
+    for p, (out, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err[-3000:]
+        assert "Strategy: 2 replica(s) in sync" in out  # CollectiveAllReduce
     chief, _ = load_model_dir(tmp_path / "model")
     other, _ = load_model_dir(tmp_path / "workers" / "worker_1")
     for wa, wb in zip(chief.get_weights(), other.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["loss"]) == 2 and np.isfinite(history["loss"]).all()
+    # Optimizer steps happened, one per batch of each epoch (a loop that only
+    # evaluated, or stepped once, would end with the same history shape).
+    import tensorflow as tf
+
+    backup = tf.train.load_checkpoint(str(tmp_path / "backup"))
+    assert backup.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
