@@ -82,7 +82,9 @@ def test_detect_signatures_equal_the_python_detector(exported):
     np.testing.assert_allclose(
         by_bytes["detection_boxes"].numpy(), got["detection_boxes"], atol=1e-5
     )
-    with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown image file"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match="not a JPEG, PNG, GIF, BMP or WebP"
+    ):
         signatures["detect_bytes"](image_bytes=tf.constant([b"not an image" * 10]))
 
 
