@@ -48,7 +48,7 @@ def _train(tfds_dir, out_dir, *sets):
 
 @pytest.fixture(scope="module")
 def mirrored_run(tfds_dir, tmp_path_factory):
-    """About a minute of training under MirroredStrategy on two logical CPUs."""
+    """160 steps of training under MirroredStrategy on two logical CPUs."""
     build(DATASET, tfds_dir)
     out_dir = tmp_path_factory.mktemp("mirrored")
     result = _train(
@@ -56,9 +56,12 @@ def mirrored_run(tfds_dir, tmp_path_factory):
         out_dir,
         "distribute.strategy=mirrored",
         "distribute.cpu_devices=2",
-        "train.epochs=10",
-        "train.steps_per_epoch=46",
-        "train.lr_decay_epochs=[8]",
+        "train.epochs=4",
+        "train.steps_per_epoch=40",
+        "train.lr_decay_epochs=[3]",
+        # Adam leaves the first epochs' plateau of SGD from He init sooner.
+        "train.optimizer=adam",
+        "train.base_learning_rate=1e-3",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return out_dir, result
@@ -68,10 +71,11 @@ def mirrored_run(tfds_dir, tmp_path_factory):
 def test_mirrored_training_beats_chance(mirrored_run):
     out_dir, _ = mirrored_run
     history = json.loads((out_dir / "history.json").read_text())
-    # 10 classes: chance is 0.10 top-1 and 0.50 top-5. After 10 epochs of 46
-    # steps of 64 (~1 min) a run reaches about 0.6 / 0.95 on the validation
-    # split, whose photographs and items it never saw; demand 0.30 / 0.75.
-    assert history["val_top1"][-1] >= 0.30, history
+    # 10 classes: chance is 0.10 top-1 and 0.50 top-5 (500 validation
+    # scenes: chance strays by about 0.013 / 0.022). After 4 epochs of 40
+    # steps of 64 a run reached 0.37 / 0.89 on the validation split, whose
+    # photographs and items it never saw; demand 0.25 / 0.75.
+    assert history["val_top1"][-1] >= 0.25, history
     assert history["val_top5"][-1] >= 0.75, history
     model, names = load_model_dir(out_dir / "model")
     assert model.spec.name == "small_accurate" and names[0] == "T-shirt/top"
@@ -81,9 +85,9 @@ def test_mirrored_training_beats_chance(mirrored_run):
     _, result = mirrored_run
     assert "MirroredStrategy: 2 replica(s) in sync" in result.stdout
     assert sorted(os.listdir(out_dir / "checkpoints")) == [
-        "epoch_008.weights.h5",
-        "epoch_009.weights.h5",
-        "epoch_010.weights.h5",
+        "epoch_002.weights.h5",
+        "epoch_003.weights.h5",
+        "epoch_004.weights.h5",
     ]
 
 
@@ -108,9 +112,9 @@ def test_tensorboard_events_hold_the_scalars(mirrored_run):
                 float(np.asarray(tf_event_value(e)))
                 for e in acc.Tensors("epoch_learning_rate")
             ]
-            # lr 0.02 at batch 64, times 0.2 after epoch 8.
-            assert lr[0] == pytest.approx(0.02) and lr[-1] == pytest.approx(0.004)
-            assert len(lr) == 10
+            # lr 1e-3 at batch 64, times 0.2 after epoch 3.
+            assert lr[0] == pytest.approx(1e-3) and lr[-1] == pytest.approx(2e-4)
+            assert len(lr) == 4
             assert "inputs" in set(acc.Tags()["tensors"]) | set(acc.Tags()["images"])
 
 
