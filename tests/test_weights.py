@@ -5,6 +5,7 @@ import pytest
 from conftest import randomize, run_cli
 
 from overfeat_tf import weights
+from overfeat_tf.cli import main
 from overfeat_tf.model_dir import load_model_dir
 from overfeat_tf.models import OverFeat
 from overfeat_tf.ops import DenseClassifier
@@ -96,7 +97,7 @@ def test_class_names(tmp_path):
 
 
 @pytest.mark.slow
-def test_import_weights_and_features_commands(tmp_path):
+def test_import_weights_and_features_commands(tmp_path, capsys):
     """Full accurate network through the real commands: import, then features."""
     model = OverFeat("accurate")
     # Cheap distinct weights: each layer's values a fixed pattern.
@@ -106,15 +107,12 @@ def test_import_weights_and_features_commands(tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"class {i}\n" for i in range(1000)))
 
-    out = run_cli(
-        "import-weights",
-        str(tmp_path / "net_weight_1"),
-        "--arch",
-        "fast",
-        "--out",
-        str(tmp_path / "wrong"),
-    )
-    assert out.returncode == 2 and "needs 583,683,488 bytes" in out.stderr
+    # The refusals in this process (a fresh one per command costs seconds).
+    argv = ["import-weights", str(tmp_path / "net_weight_1"), "--arch", "fast"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--out", str(tmp_path / "wrong")])
+    assert exit_.value.code == 2
+    assert "needs 583,683,488 bytes" in capsys.readouterr().err
     assert not (tmp_path / "wrong").exists()
 
     out = run_cli(
@@ -159,14 +157,18 @@ def test_import_weights_and_features_commands(tmp_path):
     feats = np.load(tmp_path / "f.npy")
     # 240 -> conv1 117 -> pool 39 -> conv2 33; 250 -> 122 -> 40 -> 34.
     assert feats.shape == (2, 33, 34, 256)
-    out = run_cli(
-        "features",
-        "--model",
-        str(tmp_path / "imported"),
-        "--layer",
-        "conv9",
-        str(image),
-        "--out",
-        str(tmp_path / "g.npy"),
-    )
-    assert out.returncode == 2 and "No layer named ['conv9']" in out.stderr
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "features",
+                "--model",
+                str(tmp_path / "imported"),
+                "--layer",
+                "conv9",
+                str(image),
+                "--out",
+                str(tmp_path / "g.npy"),
+            ]
+        )
+    assert exit_.value.code == 2
+    assert "No layer named ['conv9']" in capsys.readouterr().err
