@@ -199,3 +199,35 @@ def test_contact_sheet_command(tfds_dir, tmp_path):
     sheet = np.asarray(Image.open(out))
     assert sheet.shape[0] > 2 * 128 and sheet.shape[1] > 4 * 128
     assert sheet.std() > 10  # not blank
+
+
+def test_fashion_box_is_the_tight_box_of_alpha_half():
+    # An item whose core (alpha 1) and faint ring (alpha 0.31) are known,
+    # at scale 1 on a black photograph: the box must be the core's, where
+    # alpha >= 0.5, in the scene's coordinates. Catches a box of every
+    # visible pixel (the ring), one pixel too wide or short, or one left
+    # unmirrored when the item is.
+    item = np.zeros((28, 28), np.uint8)
+    item[3:22, 6:27] = 20  # alpha 20 / 255 * 4 = 0.31
+    item[5:20, 8:23] = 255  # alpha 1; 2 ring columns left of it, 4 right
+    config = SceneConfig(name="t", image_size=64, min_scale=1.0, max_scale=1.0)
+    black = [np.zeros((80, 80, 3), np.uint8)]
+    mirrored_seen = set()
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        image, boxes, labels = fashion_scenes.render_scene(
+            rng, config, black, item[None], np.array([4])
+        )
+        assert labels.tolist() == [4]
+        rows = np.flatnonzero(image.max(axis=(1, 2)) > 0)
+        cols = np.flatnonzero(image.max(axis=(0, 2)) > 0)
+        assert rows[-1] - rows[0] == 18 and cols[-1] - cols[0] == 20  # the ring
+        # Unmirrored, the core starts 2 columns into the ring; mirrored, 4.
+        mirrored = bool(image[rows[0] + 2, cols[0] + 2].max() < 100)
+        top = rows[0] - 3
+        left = cols[0] - (1 if mirrored else 6)
+        core = (5, 20) if mirrored else (8, 23)
+        want = [top + 5, left + core[0], top + 20, left + core[1]]
+        np.testing.assert_allclose(boxes[0] * 64, want, atol=1e-4)
+        mirrored_seen.add(mirrored)
+    assert mirrored_seen == {False, True}
