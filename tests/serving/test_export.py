@@ -67,6 +67,8 @@ _RELOAD = textwrap.dedent(
                    for k, v in r.items()}
             for name, r in (("images", a), ("bytes", b))
         }
+        c = loaded.signatures["features"](images=tf.constant(images))
+        out[key]["features"] = c["features"].numpy().tolist()
     print(json.dumps(out))
     """
 )
@@ -96,6 +98,11 @@ def test_fresh_process_gives_the_in_memory_outputs(exported, tmp_path):
             assert out["class_names"] == [
                 [NAMES[c] for c in row] for row in want["classes"].numpy()
             ]
+        # The features signature, reloaded, is the last convolution's map.
+        maps = feature_extractor(model, model.last_conv.name)(
+            tf.constant(images, tf.float32)
+        )
+        np.testing.assert_allclose(got[key]["features"], maps, rtol=1e-4, atol=1e-4)
 
 
 def _cli(*args):
