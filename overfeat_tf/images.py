@@ -18,7 +18,14 @@ import tensorflow as tf
 
 from overfeat_tf.config import ExportConfig
 
-__all__ = ["MAX_PIXELS", "decode_image", "error_text", "header_size", "read_image"]
+__all__ = [
+    "MAX_PIXELS",
+    "assert_pixels",
+    "decode_image",
+    "error_text",
+    "header_size",
+    "read_image",
+]
 
 MAX_PIXELS = ExportConfig.max_pixels
 
@@ -146,6 +153,26 @@ def header_size(data, what: str = "the image"):
     )
 
 
+def assert_pixels(size, max_pixels: int, what: str):
+    """An assertion that `size` (`[height, width]`) has at most `max_pixels`.
+
+    Its error reads "<what> 40000x30000 (width x height) pixels, over the
+    limit of 134,217,728".
+    """
+    size = tf.cast(size, tf.float64)  # products of two 32-bit sides
+    width_height = tf.strings.format(
+        "{}x{}", tuple(tf.cast(size[i], tf.int64) for i in (1, 0))
+    )
+    message = tf.strings.join(
+        [
+            f"{what} ",
+            width_height,
+            f" (width x height) pixels, over the limit of {max_pixels:,}",
+        ]
+    )
+    return tf.debugging.Assert(tf.reduce_prod(size) <= float(max_pixels), [message])
+
+
 def decode_image(data, max_pixels=MAX_PIXELS, what="the image"):
     """Decodes one encoded image as uint8 RGB, refusing one too large to decode.
 
@@ -173,21 +200,7 @@ def decode_image(data, max_pixels=MAX_PIXELS, what="the image"):
     )
     with tf.control_dependencies([not_empty]):
         size = header_size(data, what)
-    claimed = tf.strings.format(
-        "{}x{}", tuple(tf.cast(size[i], tf.int64) for i in (1, 0))
-    )
-    small_enough = tf.debugging.Assert(
-        tf.reduce_prod(size) <= float(max_pixels),
-        [
-            tf.strings.join(
-                [
-                    f"{what} claims ",
-                    claimed,
-                    f" (width x height) pixels, over the limit of {max_pixels:,}",
-                ]
-            )
-        ],
-    )
+    small_enough = assert_pixels(size, max_pixels, f"{what} claims")
     with tf.control_dependencies([small_enough]):
         # Raises InvalidArgumentError for bytes that are not a whole image
         # (truncated JPEGs included). TensorFlow's WebP decoder refuses

@@ -80,10 +80,10 @@ def resize_short_side(image, size: int):
     return tf.clip_by_value(image, 0.0, 255.0)
 
 
-def _crop_seeds(seed):
-    """(crop seed, flip seed) of one element's seed `[2]`."""
-    seeds = tf.random.experimental.stateless_split(seed, 2)
-    return seeds[0], seeds[1]
+def _random_crop(image, window: int, seed):
+    """The random crop of `random_crop_flip` at `seed`, not mirrored."""
+    crop_seed = tf.random.experimental.stateless_split(seed, 2)[0]
+    return tf.image.stateless_random_crop(image, [window, window, 3], crop_seed)
 
 
 def random_crop_flip(image, window: int, seed):
@@ -94,9 +94,10 @@ def random_crop_flip(image, window: int, seed):
         window: int.
         seed: int tensor `[2]` (stateless: the same seed, the same crop).
     """
-    crop_seed, flip_seed = _crop_seeds(seed)
-    crop = tf.image.stateless_random_crop(image, [window, window, 3], crop_seed)
-    return tf.image.stateless_random_flip_left_right(crop, flip_seed)
+    flip_seed = tf.random.experimental.stateless_split(seed, 2)[1]
+    return tf.image.stateless_random_flip_left_right(
+        _random_crop(image, window, seed), flip_seed
+    )
 
 
 def random_crops(image, window: int, seed, crops: int = 1, flip_copies=False):
@@ -113,14 +114,8 @@ def random_crops(image, window: int, seed, crops: int = 1, flip_copies=False):
     out = []
     for j in range(crops):
         crop_seed = tf.stack([seed[0], seed[1] * crops + j])
-        if flip_copies:
-            out.append(
-                tf.image.stateless_random_crop(
-                    image, [window, window, 3], _crop_seeds(crop_seed)[0]
-                )
-            )
-        else:
-            out.append(random_crop_flip(image, window, crop_seed))
+        crop = _random_crop if flip_copies else random_crop_flip
+        out.append(crop(image, window, crop_seed))
     if flip_copies:
         out += [tf.reverse(crop, [1]) for crop in out]
     return tf.stack(out)

@@ -51,7 +51,7 @@ import types
 import tensorflow as tf
 
 from overfeat_tf.config import ExportConfig
-from overfeat_tf.images import decode_image
+from overfeat_tf.images import assert_pixels, decode_image
 from overfeat_tf.models import feature_extractor
 from overfeat_tf.ops.detect import MultiScaleDetector
 from overfeat_tf.ops.localize import MultiScaleLocalizer
@@ -171,14 +171,8 @@ class ServingModule(tf.Module):
 
     def _check_size(self, images, what):
         shape = tf.shape(images)
-        pixels = tf.cast(shape[-3], tf.int64) * tf.cast(shape[-2], tf.int64)
         checks = [
-            tf.debugging.assert_less_equal(
-                pixels,
-                tf.constant(self._max_pixels, tf.int64),
-                message=f"{what} have more pixels than the limit of "
-                f"{self._max_pixels:,} (export.max_pixels)",
-            ),
+            assert_pixels(shape[-3:-1], self._max_pixels, f"{what} of"),
             tf.debugging.assert_positive(
                 tf.reduce_min(shape[-3:-1]), message=f"{what} have no pixels"
             ),
