@@ -144,23 +144,26 @@ class ServingModule(tf.Module):
         return images_fn, bytes_fn
 
     def signatures(self) -> dict:
-        """The signatures for `tf.saved_model.save`.
+        """The signatures for `tf.saved_model.save`: name -> `tf.function`.
+
+        The functions are handed over untraced (each has its input
+        signature): `tf.saved_model.save` traces them in its own context,
+        once; concrete functions traced before it would be traced again
+        there.
 
         Raises:
             ValueError: if `export.serving_default` names a signature this
                 model does not have.
         """
         out = {
-            "classify_bytes": self.classify_bytes.get_concrete_function(),
-            "classify_images": self.classify_images.get_concrete_function(),
-            "features": self.features.get_concrete_function(),
+            "classify_bytes": self.classify_bytes,
+            "classify_images": self.classify_images,
+            "features": self.features,
         }
         for task, runner in (("localize", self._localizer), ("detect", self._detector)):
             if runner is not None:
-                images_fn = getattr(self, f"{task}_images")
-                bytes_fn = getattr(self, f"{task}_bytes")
-                out[f"{task}_images"] = images_fn.get_concrete_function()
-                out[f"{task}_bytes"] = bytes_fn.get_concrete_function()
+                out[f"{task}_images"] = getattr(self, f"{task}_images")
+                out[f"{task}_bytes"] = getattr(self, f"{task}_bytes")
         if self._serving_default not in out:
             raise ValueError(
                 f"export.serving_default: this model has no "
