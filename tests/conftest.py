@@ -1,6 +1,7 @@
 """Shared helpers for the test suite: small networks and seeded weights."""
 
 import dataclasses
+import os
 import subprocess
 import sys
 
@@ -37,19 +38,32 @@ def randomize(model, seed: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def tfds_dir(tmp_path_factory):
-    """A TFDS data dir shared by the whole session; datasets build on first use."""
-    return str(tmp_path_factory.mktemp("tensorflow_datasets"))
+def tfds_dir(tmp_path_factory, worker_id):
+    """A TFDS data dir shared by the whole run; datasets build on first use.
+
+    Under pytest-xdist every worker has a session of its own: the folder sits
+    beside the workers' temporary folders, so all of them share it, and
+    `build` takes a file lock, so each dataset is built once.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent
+    path = root / "tensorflow_datasets"
+    path.mkdir(exist_ok=True)
+    return str(path)
 
 
 def build(name: str, data_dir: str):
-    """Builds (once per data dir) and returns the TFDS builder for `name`."""
+    """Builds (once per data dir, whichever worker comes first) and returns the
+    TFDS builder for `name`."""
     import tensorflow_datasets as tfds
+    from filelock import FileLock
 
     import overfeat_tf.data  # noqa: F401
 
-    builder = tfds.builder(name, data_dir=data_dir)
-    builder.download_and_prepare()
+    with FileLock(os.path.join(data_dir, ".build.lock")):
+        builder = tfds.builder(name, data_dir=data_dir)
+        builder.download_and_prepare()
     return builder
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import randomize, run_cli
+from conftest import randomize
 
 from overfeat_tf import weights
 from overfeat_tf.cli import main
@@ -98,7 +98,11 @@ def test_class_names(tmp_path):
 
 @pytest.mark.slow
 def test_import_weights_and_features_commands(tmp_path, capsys):
-    """Full accurate network through the real commands: import, then features."""
+    """Full accurate network through the real commands: import, then features.
+
+    In this process (`cli.main`, as the console script calls it): a fresh
+    one per command would add TensorFlow's start-up to a 580 MB round trip.
+    """
     model = OverFeat("accurate")
     # Cheap distinct weights: each layer's values a fixed pattern.
     for i, w in enumerate(model.weights):
@@ -115,17 +119,9 @@ def test_import_weights_and_features_commands(tmp_path, capsys):
     assert "needs 583,683,488 bytes" in capsys.readouterr().err
     assert not (tmp_path / "wrong").exists()
 
-    out = run_cli(
-        "import-weights",
-        str(tmp_path / "net_weight_1"),
-        "--arch",
-        "accurate",
-        "--labels",
-        str(labels),
-        "--out",
-        str(tmp_path / "imported"),
-    )
-    assert out.returncode == 0, out.stderr
+    argv = ["import-weights", str(tmp_path / "net_weight_1"), "--arch", "accurate"]
+    argv += ["--labels", str(labels), "--out", str(tmp_path / "imported")]
+    assert main(argv) == 0
     loaded, names = load_model_dir(tmp_path / "imported")
     assert names[:2] == ["class 0", "class 1"] and len(names) == 1000
     for a, b in zip(loaded.get_weights(), model.get_weights(), strict=True):
@@ -142,18 +138,8 @@ def test_import_weights_and_features_commands(tmp_path, capsys):
     Image.fromarray(
         np.random.default_rng(0).integers(0, 255, (240, 250, 3), np.uint8)
     ).save(image)
-    out = run_cli(
-        "features",
-        "--model",
-        str(tmp_path / "imported"),
-        "--layer",
-        "conv2",
-        str(image),
-        str(image),
-        "--out",
-        str(tmp_path / "f.npy"),
-    )
-    assert out.returncode == 0, out.stderr
+    argv = ["features", "--model", str(tmp_path / "imported"), "--layer", "conv2"]
+    assert main([*argv, str(image), str(image), "--out", str(tmp_path / "f.npy")]) == 0
     feats = np.load(tmp_path / "f.npy")
     # 240 -> conv1 117 -> pool 39 -> conv2 33; 250 -> 122 -> 40 -> 34.
     assert feats.shape == (2, 33, 34, 256)

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from conftest import randomize
 from PIL import Image
-from test_export import _cli, _cli_run, _warmup_signatures
+from test_export import _cli_run, _warmup_signatures
 
 from overfeat_tf.config import Config
 from overfeat_tf.models import OverFeat, as_detector
@@ -119,8 +119,6 @@ def test_committed_neon_trees_model_answers_saved_model_cli(tmp_path):
 
     root = "saved_models/neon_trees"
     path = os.path.join(root, str(latest_version(root)))
-    show = _cli("show", "--dir", path, "--tag_set", "serve")
-    assert show.returncode == 0, show.stderr
     tile = (
         Image.open("data/neon_trees/OSBS_029.jpg").convert("RGB").crop((0, 0, 200, 200))
     )

@@ -165,6 +165,10 @@ def test_killed_run_resumes_to_the_same_weights(tfds_dir, tmp_path):
             "train.deterministic=true",
             "train.verbose=0",
             "run.tensorboard=false",
+            # 64 images an epoch: a buffer of the whole split would decode
+            # 6000 images every epoch, and validation 500, for nothing.
+            "data.shuffle_buffer=64",
+            "train.validation_steps=1",
         ]
         return _run([str(script), "x", str(kill), *sets])
 
@@ -228,6 +232,7 @@ def test_two_workers_train_together(tfds_dir, tmp_path):
         "train.global_batch_size=16",
         "train.base_batch_size=16",
         "train.verbose=2",
+        "data.shuffle_buffer=48",
     ]:
         args += ["--set", s]
     procs = []
