@@ -1,23 +1,68 @@
-"""Training input pipeline throughput from real JPEG files.
+"""Training input pipeline throughput from real JPEG files, old path and new.
 
-Decodes the repository's JPEG photographs (data/backgrounds/, 300x451 to
-872x1000), resizes the short side to 256, takes random 221x221 crops and
-flips (the paper's recipe) and batches them by 128:
+The paper's recipe (short side 256, random 221x221 crop, random flip, batches
+of 128) three ways, measured in one run on the same images:
+
+- `resize whole (previous)`: decode the whole JPEG, resize the whole image,
+  crop (what `train_dataset` did before `random_resized_crop_flip`);
+- `fused, decoded input`: TFDS decodes the whole JPEG; the pipeline resizes
+  into the crop alone;
+- `fused, JPEG input` (`load_split(..., decode=False)`, what training uses):
+  the JPEG is decoded only where the crop reads it.
+
+Two sets of JPEGs: the repository's photographs as they are (data/backgrounds,
+300x451 to 872x1000), and the same photographs as ImageNet-sized JPEGs
+(500x375 and 375x500, quality 90, ImageNet's commonest sizes):
 
     python bench/input_pipeline.py [--examples 3000]
 """
 
 import argparse
+import io
 import os
 import pathlib
 import time
 
 import tensorflow as tf
 from _common import report
+from PIL import Image
 
-from overfeat_tf.data.pipeline import train_dataset
+from overfeat_tf.data.pipeline import random_crop_flip, resize_short_side, train_dataset
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _imagenet_sized(files):
+    """Each photograph as a 500x375 (landscape) or 375x500 JPEG, quality 90."""
+    out = []
+    for i, path in enumerate(files):
+        size = (500, 375) if i % 2 == 0 else (375, 500)
+        image = Image.open(path).convert("RGB").resize(size, Image.BICUBIC)
+        buf = io.BytesIO()
+        image.save(buf, format="jpeg", quality=90)
+        out.append(buf.getvalue())
+    return out
+
+
+def _previous(raw, examples, batch):
+    """The pipeline as it was: the whole image resized, then cropped."""
+
+    def prepare(index, example):
+        image = resize_short_side(example["image"], 256)
+        seed = tf.stack([tf.constant(0, tf.int64), index])
+        return random_crop_flip(image, 221, seed), example["label"]
+
+    out = raw.take(examples).shuffle(256, seed=0).enumerate()
+    out = out.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    return out.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def _rate(pipe):
+    """Examples per second of one pass over `pipe`, its threads warmed first."""
+    next(iter(pipe))
+    start = time.perf_counter()
+    count = sum(int(x.shape[0]) for x, _ in pipe)
+    return count, count / (time.perf_counter() - start)
 
 
 def main():
@@ -27,36 +72,56 @@ def main():
     args = parser.parse_args()
 
     files = sorted((ROOT / "data" / "backgrounds").glob("*.jpg"))
-    blobs = [f.read_bytes() for f in files]
-    raw = tf.data.Dataset.from_tensor_slices(blobs).repeat()
-    raw = raw.map(
-        lambda b: {"image": tf.io.decode_jpeg(b, channels=3), "label": tf.constant(0)}
-    )
-    pipe = train_dataset(
-        raw.take(args.examples), 221, 256, args.batch, seed=0, shuffle_buffer=256
-    )
-    next(iter(pipe))  # build the pipeline and warm its threads
-    start = time.perf_counter()
-    count = sum(int(x.shape[0]) for x, _ in pipe)
-    seconds = time.perf_counter() - start
+    sets = {
+        "repository JPEGs": [f.read_bytes() for f in files],
+        "ImageNet-sized JPEGs": _imagenet_sized(files),
+    }
     cores = os.cpu_count()
-    rate = count / seconds
-    report(
-        "input_pipeline",
-        [
-            ("source", f"{len(files)} JPEGs from data/backgrounds, decoded every time"),
-            ("examples", count),
-            ("examples / s", f"{rate:.0f}"),
-            (f"examples / s / core ({cores} cores)", f"{rate / cores:.0f}"),
-        ],
-        {
-            "examples": count,
-            "seconds": seconds,
-            "examples_per_second": rate,
-            "cores": cores,
-            "examples_per_second_per_core": rate / cores,
-        },
-    )
+    rows, results = [], {"cores": cores, "examples": args.examples}
+    for set_name, blobs in sets.items():
+        encoded = tf.data.Dataset.from_tensor_slices(blobs).repeat()
+        encoded = encoded.map(lambda b: {"image": b, "label": tf.constant(0)})
+        decoded = encoded.map(
+            lambda e: {**e, "image": tf.io.decode_jpeg(e["image"], channels=3)}
+        )
+
+        def fused(raw):
+            return train_dataset(
+                raw.take(args.examples),
+                221,
+                256,
+                args.batch,
+                seed=0,
+                shuffle_buffer=256,
+            )
+
+        paths = {
+            "resize whole (previous)": _previous(decoded, args.examples, args.batch),
+            "fused, decoded input": fused(decoded),
+            "fused, JPEG input": fused(encoded),
+        }
+        rates = {}
+        for path_name, pipe in paths.items():
+            count, rate = _rate(pipe)
+            rates[path_name] = rate
+            rows.append(
+                (
+                    f"{set_name}, {path_name}",
+                    f"{rate:.0f} /s, {rate / cores:.0f} /s/core",
+                )
+            )
+        base = rates["resize whole (previous)"]
+        rows.append(
+            (
+                f"{set_name}: JPEG input over previous",
+                f"{rates['fused, JPEG input'] / base:.2f}x",
+            )
+        )
+        results[set_name] = {
+            name: {"examples_per_second": r, "examples_per_second_per_core": r / cores}
+            for name, r in rates.items()
+        }
+    report("input_pipeline", rows, results)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from overfeat_tf.images import decode_image
+
 __all__ = [
     "center_crop",
     "eval_dataset",
@@ -35,6 +37,7 @@ __all__ = [
     "localization_dataset",
     "random_crop_flip",
     "random_crops",
+    "random_resized_crop_flip",
     "resize_short_side",
     "train_dataset",
 ]
@@ -42,11 +45,14 @@ __all__ = [
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def load_split(name, split, data_dir=None, manual_dir=None):
+def load_split(name, split, data_dir=None, manual_dir=None, decode=True):
     """Prepares (offline) and reads one split of a TFDS dataset.
 
     `imagenet2012` needs `manual_dir`: the folder holding ILSVRC2012's
-    `ILSVRC2012_img_train.tar` and `ILSVRC2012_img_val.tar`.
+    `ILSVRC2012_img_train.tar` and `ILSVRC2012_img_val.tar`. With `decode`
+    False, `image` stays the encoded bytes the dataset stores
+    (`tfds.decode.SkipDecoding`), for `train_dataset` to decode only what
+    its crops need.
 
     Returns:
         (tf.data.Dataset of feature dicts, number of examples in the split, or
@@ -55,12 +61,20 @@ def load_split(name, split, data_dir=None, manual_dir=None):
     builder = tfds.builder(name, data_dir=data_dir)
     config = tfds.download.DownloadConfig(manual_dir=manual_dir)
     builder.download_and_prepare(download_config=config)
-    ds = builder.as_dataset(split=split, shuffle_files=False)
+    decoders = None if decode else {"image": tfds.decode.SkipDecoding()}
+    ds = builder.as_dataset(split=split, shuffle_files=False, decoders=decoders)
     try:
         count = builder.info.splits[split].num_examples
     except KeyError:  # no split metadata (e.g. under tfds.testing.mock_data)
         count = int(ds.cardinality())
     return ds, count
+
+
+def _short_side_size(hw, size: int):
+    """The size `resize_short_side` gives an image of `hw` (int32 `[2]`)."""
+    shape = tf.cast(hw, tf.float32)
+    scale = size / tf.reduce_min(shape)
+    return tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
 
 
 def resize_short_side(image, size: int):
@@ -73,9 +87,7 @@ def resize_short_side(image, size: int):
     Returns:
         float32 `[h', w', 3]` in [0, 255], `min(h', w') == size`.
     """
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    scale = size / tf.reduce_min(shape)
-    new = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
+    new = _short_side_size(tf.shape(image)[:2], size)
     image = tf.image.resize(tf.cast(image, tf.float32), new, antialias=True)
     return tf.clip_by_value(image, 0.0, 255.0)
 
@@ -98,6 +110,103 @@ def random_crop_flip(image, window: int, seed):
     return tf.image.stateless_random_flip_left_right(
         _random_crop(image, window, seed), flip_seed
     )
+
+
+def _crop_offset(hw, window: int, seed):
+    """The top-left corner `_random_crop` takes in an image of `hw` at `seed`.
+
+    Drawn as `tf.image.stateless_random_crop` draws it (one uniform int32
+    per axis of `[h, w, 3]`, modulo the room left), so the fused crop below
+    takes the crops of the reference path.
+    """
+    crop_seed = tf.random.experimental.stateless_split(seed, 2)[0]
+    room = tf.concat([hw - window + 1, [1]], 0)
+    draw = tf.random.stateless_uniform(
+        [3], crop_seed, maxval=tf.int32.max, dtype=tf.int32
+    )
+    return (draw % room)[:2]
+
+
+def _resized_window(source, origin, hw, new_hw, offset, window: int):
+    """Rows and columns `offset + [0, window)` of `hw` resized to `new_hw`.
+
+    `tf.image.resize(..., antialias=True)` is `ScaleAndTranslate` with the
+    triangle kernel and no translation; translating by the offset computes
+    the window alone, from `source`, the part of the image at `origin` that
+    the window's kernels reach (the whole image will do).
+    """
+    scale = tf.cast(new_hw, tf.float32) / tf.cast(hw, tf.float32)
+    translation = tf.cast(origin, tf.float32) * scale - tf.cast(offset, tf.float32)
+    out = tf.raw_ops.ScaleAndTranslate(
+        images=tf.cast(source, tf.float32)[None],
+        size=[window, window],
+        scale=scale,
+        translation=translation,
+        kernel_type="triangle",
+        antialias=True,
+    )[0]
+    return tf.clip_by_value(out, 0.0, 255.0)
+
+
+def _source_region(hw, new_hw, offset, window: int):
+    """(origin, size) of the part of an `hw` image that a window of it
+    resized to `new_hw` reads: the window's span mapped back, widened by the
+    triangle kernel's reach (one output pixel, `1 / scale` input pixels when
+    shrinking) and a few pixels more, inside the image."""
+    scale = tf.cast(new_hw, tf.float32) / tf.cast(hw, tf.float32)
+    reach = tf.maximum(1.0 / scale, 1.0) + 3.0
+    start = tf.cast(offset, tf.float32) / scale - reach
+    stop = tf.cast(offset + window, tf.float32) / scale + reach
+    origin = tf.maximum(tf.cast(tf.floor(start), tf.int32), 0)
+    end = tf.minimum(tf.cast(tf.math.ceil(stop), tf.int32), hw)
+    return origin, end - origin
+
+
+def random_resized_crop_flip(image, window: int, resize_short: int, seed):
+    """`random_crop_flip(resize_short_side(image, resize_short), window, seed)`,
+    computing only the window.
+
+    The reference path resizes the whole image, then keeps one window of
+    it; this one draws the same window and flip, and resizes into the
+    window alone (`ScaleAndTranslate`, the op behind the antialiased
+    resize). Given encoded bytes, a JPEG is decoded only where the window's
+    kernels reach (`tf.io.decode_and_crop_jpeg`); other formats are decoded
+    whole. The outputs equal the reference's to float rounding (tested).
+
+    Args:
+        image: uint8 or float `[h, w, 3]`, or a string scalar holding a
+            JPEG, PNG, GIF, BMP or WebP (grey and RGBA become RGB).
+        window: int.
+        resize_short: int. The shorter side the window is cut from.
+        seed: int tensor `[2]`, as in `random_crop_flip`.
+
+    Returns:
+        float32 `[window, window, 3]` in [0, 255].
+    """
+    if image.dtype == tf.string:
+
+        def jpeg():
+            hw = tf.io.extract_jpeg_shape(image)[:2]
+            new_hw = _short_side_size(hw, resize_short)
+            offset = _crop_offset(new_hw, window, seed)
+            origin, size = _source_region(hw, new_hw, offset, window)
+            source = tf.io.decode_and_crop_jpeg(
+                image, tf.concat([origin, size], 0), channels=3
+            )
+            return source, origin, hw
+
+        def other():
+            source = decode_image(image, what="a training image")
+            return source, tf.zeros([2], tf.int32), tf.shape(source)[:2]
+
+        source, origin, hw = tf.cond(tf.io.is_jpeg(image), jpeg, other)
+    else:
+        source, origin, hw = image, tf.zeros([2], tf.int32), tf.shape(image)[:2]
+    new_hw = _short_side_size(hw, resize_short)
+    offset = _crop_offset(new_hw, window, seed)
+    crop = _resized_window(source, origin, hw, new_hw, offset, window)
+    flip_seed = tf.random.experimental.stateless_split(seed, 2)[1]
+    return tf.image.stateless_random_flip_left_right(crop, flip_seed)
 
 
 def random_crops(image, window: int, seed, crops: int = 1, flip_copies=False):
@@ -168,6 +277,11 @@ def train_dataset(
     Returns:
         `tf.data.Dataset` of (float32 `[batch, window, window, 3]` in [0, 255],
         int32 `[batch]`).
+
+    `image` may be decoded (uint8 `[h, w, 3]`) or encoded (a string, as
+    `load_split(..., decode=False)` reads it): with one crop per image, the
+    crop is cut by `random_resized_crop_flip`, which decodes a JPEG only
+    where the crop reads it and resizes into the crop alone.
     """
     if crops_per_image < 1:
         raise ValueError(
@@ -186,8 +300,15 @@ def train_dataset(
 
         def prepare(index, example):
             image, label = _image_label(example)
-            image = resize_short_side(image, resize_short)
             element_seed = tf.stack([seed * 100_003 + e, index])
+            if per_image == 1:
+                crop = random_resized_crop_flip(
+                    image, window, resize_short, element_seed
+                )
+                return crop[None], label[None]
+            if image.dtype == tf.string:
+                image = decode_image(image, what="a training image")
+            image = resize_short_side(image, resize_short)
             crops = random_crops(
                 image, window, element_seed, crops_per_image, flip_copies
             )

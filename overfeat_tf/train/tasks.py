@@ -89,6 +89,9 @@ class ClassifyTask:
     """The classifier (paper 3.1)."""
 
     name = "classify"
+    # Its training pipeline reads images encoded and decodes what its crops
+    # need (`train_dataset`, `random_resized_crop_flip`).
+    decodes_train_images = True
 
     def validate(self, config):
         """Refuses a config this task cannot train, before anything is built."""
@@ -265,6 +268,7 @@ class LocalizeTask:
     """The box regressor (paper 4.2), from a trained classifier."""
 
     name = "localize"
+    decodes_train_images = False  # whole images at every scale
 
     def __init__(self, config):
         from overfeat_tf.models import REGRESSORS

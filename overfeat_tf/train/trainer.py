@@ -169,7 +169,11 @@ def train(config: Config, task, callbacks=()) -> dict:
         tf.config.experimental.enable_op_determinism()
     data = config.data
     raw_train, n_train = load_split(
-        data.dataset, data.train_split, data.data_dir, data.manual_dir
+        data.dataset,
+        data.train_split,
+        data.data_dir,
+        data.manual_dir,
+        decode=not task.decodes_train_images,
     )
     raw_eval, _ = load_split(
         data.dataset, data.eval_split, data.data_dir, data.manual_dir

@@ -11,6 +11,7 @@ from overfeat_tf.data.pipeline import (
     load_split,
     random_crop_flip,
     random_crops,
+    random_resized_crop_flip,
     resize_short_side,
     train_dataset,
 )
@@ -172,3 +173,82 @@ def test_one_crop_is_the_element_seeds_crop():
         np.testing.assert_array_equal(
             random_crops(image, 12, seed)[0], random_crop_flip(image, 12, seed)
         )
+
+
+def _encoded(image, fmt, **kwargs):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+def _photo_like(rng, h, w):
+    """Smooth colour gradients with noise: JPEG keeps it close, and every
+    pixel differs from its neighbours (a misplaced window shows)."""
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    phase = rng.uniform(0, 6, 3)
+    base = [np.sin(7 * x + 5 * y + p) for p in phase]
+    image = 127 + 90 * np.stack(base, -1) + rng.normal(0, 12, (h, w, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_fused_crop_equals_resize_then_crop():
+    # random_resized_crop_flip against the slow, obvious path it replaces
+    # (resize the whole image, crop, flip), over 40 seeds and image shapes
+    # larger, smaller and equal to the short side, decoded and as PNG.
+    # Catches a window drawn from another seed, a translation of the wrong
+    # sign or scale, rows and columns swapped, a flip lost.
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        h, w = rng.integers(30, 140, 2)
+        short = int(rng.integers(24, 80))
+        window = int(rng.integers(8, short + 1))
+        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        seed = tf.constant([i, 3 * i + 1], tf.int64)
+        want = random_crop_flip(resize_short_side(image, short), window, seed)
+        got = random_resized_crop_flip(tf.constant(image), window, short, seed)
+        np.testing.assert_allclose(got, want, atol=1e-2, err_msg=f"{h}x{w} {short}")
+        png = random_resized_crop_flip(
+            tf.constant(_encoded(image, "png")), window, short, seed
+        )
+        np.testing.assert_allclose(png, want, atol=1e-2, err_msg=f"{h}x{w} {short}")
+
+
+def test_jpeg_decoded_where_the_crop_reads_equals_the_whole_decode():
+    # A JPEG is decoded only around the window (decode_and_crop_jpeg): the
+    # crop must equal the reference path on the whole decoded image.
+    # Catches a decoded region too small for the resize kernel's reach
+    # (edge pixels then blend fewer neighbours) or misplaced in the image.
+    rng = np.random.default_rng(1)
+    for i in range(24):
+        h, w = rng.integers(200, 700, 2)
+        data = _encoded(_photo_like(rng, h, w), "jpeg", quality=90)
+        decoded = tf.io.decode_jpeg(data, channels=3)
+        seed = tf.constant([5, i], tf.int64)
+        want = random_crop_flip(resize_short_side(decoded, 256), 221, seed)
+        got = random_resized_crop_flip(tf.constant(data), 221, 256, seed)
+        np.testing.assert_allclose(got, want, atol=1e-2, err_msg=f"{h}x{w}")
+
+
+def test_pipeline_takes_encoded_images_and_crops_as_from_decoded():
+    # load_split(decode=False) hands the pipeline JPEG bytes: the batches
+    # equal those of the same JPEGs decoded first, crop for crop. Catches an
+    # encoded path that crops elsewhere, or mixes up examples and labels.
+    with tfds.testing.mock_data(num_examples=8):
+        encoded, _ = load_split("imagenet2012", "train", decode=False)
+        assert encoded.element_spec["image"].dtype == tf.string
+        decoded = encoded.map(
+            lambda e: {**e, "image": tf.io.decode_jpeg(e["image"], channels=3)}
+        )
+        pipes = [
+            train_dataset(ds, 221, 256, 4, seed=3, shuffle_buffer=8, deterministic=True)
+            for ds in (encoded, decoded)
+        ]
+        a, b = (list(tfds.as_numpy(pipe)) for pipe in pipes)
+    assert len(a) == len(b) == 2
+    for (xa, ya), (xb, yb) in zip(a, b, strict=True):
+        np.testing.assert_array_equal(ya, yb)
+        np.testing.assert_allclose(xa, xb, atol=1e-2)
