@@ -22,6 +22,9 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["overfeat_tf", "overfeat_tf.*"]),
     install_requires=_requirements(),
+    # NVIDIA GPUs: `pip install -e .[gpu]` adds CUDA and cuDNN from PyPI to
+    # the pinned TensorFlow (README, "Training on GPUs").
+    extras_require={"gpu": ["tensorflow[and-cuda]==2.21.*"]},
     entry_points={"console_scripts": ["overfeat = overfeat_tf.cli:main"]},
     license="MIT",
 )

@@ -88,6 +88,15 @@ class TrainConfig:
     validation_steps: int | None = None  # None: the whole eval split
     seed: int = 0
     deterministic: bool = False  # TF op determinism (slower; exact resumes)
+    # Keras dtype policy while training: "none" (float32), "mixed_bfloat16"
+    # (Ampere and later GPUs, TPUs, CPUs with AMX or AVX512-BF16) or
+    # "mixed_float16" (NVIDIA GPUs; the loss is scaled by keras'
+    # LossScaleOptimizer). Variables stay float32, the logits are float32,
+    # and the saved model computes in float32 (export.precision aside).
+    mixed_precision: str = "none"
+    # XLA for the training step: true or false; null leaves it to Keras
+    # ("auto": XLA on GPUs when every layer supports it, never on a CPU).
+    jit_compile: bool | None = None
     verbose: int = 1  # Keras progress: 0 silent, 1 bar, 2 a line per epoch
 
 

@@ -10,6 +10,30 @@ import pytest
 
 from overfeat_tf.specs import NetworkSpec, get_spec
 
+# The files that run longest, first. Each pytest-xdist worker takes whole
+# files (--dist loadfile) in collection order: with the long ones first, the
+# two workers finish close together instead of one running a training file
+# alone at the end. The second is one that needs no dataset, so it runs
+# while the first builds fashion_scenes.
+LONGEST_FIRST = [
+    "tests/train/test_training.py",
+    "tests/test_weights.py",
+    "tests/serving/test_export.py",
+    "tests/test_demo.py",
+    "tests/serving/test_detect_export.py",
+    "tests/data/test_datasets.py",
+    "tests/train/test_detect_training.py",
+    "tests/train/test_localize_training.py",
+    "tests/train/test_precision.py",
+    "tests/serving/test_localize_export.py",
+    "tests/test_cli.py",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
 
 def narrow(spec, divisor: int) -> NetworkSpec:
     """`spec` with every layer `divisor` times narrower: same geometry, fast to run."""

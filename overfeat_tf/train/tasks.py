@@ -81,7 +81,10 @@ def training_model(model) -> keras.Model:
     Shares every layer (and so every weight) with `model`.
     """
     logits = model.get_layer(model.spec.full_layers[-1].name).output
-    flat = keras.layers.Reshape((model.num_classes,), name="logits")(logits)
+    # float32 logits under a mixed policy: the loss and metrics see them so.
+    flat = keras.layers.Reshape((model.num_classes,), name="logits", dtype="float32")(
+        logits
+    )
     return keras.Model(model.input, flat, name=f"{model.name}_train")
 
 
@@ -258,6 +261,7 @@ class DenseTrainer(keras.Model):
     def call(self, images, training=False):
         prepool = self.dense.features(images, training=training)
         boxes = self.dense.regress_features(prepool, fine=True, training=training)
+        boxes = tf.cast(boxes, tf.float32)  # float32 under a mixed policy too
         if not self.classify:
             return boxes
         logits = self.dense.logits_features(prepool, fine=True, training=training)

@@ -27,6 +27,7 @@ Outputs, under `config.run.out_dir` (the localizer: its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -75,6 +76,39 @@ def learning_rate_schedule(train, steps_per_epoch: int):
     if not boundaries:
         return lr
     return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+POLICIES = ("none", "mixed_bfloat16", "mixed_float16")
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Builds Keras layers under `name` (`train.mixed_precision`) inside.
+
+    Raises:
+        ValueError: if `name` is not one of `POLICIES`.
+    """
+    if name not in POLICIES:
+        raise ValueError(
+            f"train.mixed_precision must be one of {POLICIES}. Received: {name!r}"
+        )
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32" if name == "none" else name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def float32_copy(model):
+    """`model` itself if it computes in float32, else a float32 copy of it
+    (same config, same weights: a mixed policy's variables are float32)."""
+    if model.dtype_policy.name == "float32":
+        return model
+    with dtype_policy("none"):
+        copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def build_optimizer(train, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -183,7 +217,7 @@ def train(config: Config, task, callbacks=()) -> dict:
     task.validate(config)
     steps = train_config.steps_per_epoch or n_examples // train_config.global_batch_size
     out = task.out_dir(config)
-    with strategy.scope():
+    with strategy.scope(), dtype_policy(train_config.mixed_precision):
         model, trainer = task.build(config)
     os.makedirs(out, exist_ok=True)
     if _is_chief(strategy):
@@ -215,7 +249,7 @@ def train(config: Config, task, callbacks=()) -> dict:
             out,
             list(callbacks),
         )
-    model = task.finish(model)
+    model = float32_copy(task.finish(model))
     model_dir = os.path.join(out, "model")
     if not _is_chief(strategy):
         # Other workers write beside the chief's folder, never over it.
@@ -263,6 +297,9 @@ def _train_fit(
             optimizer=build_optimizer(train, steps),
             loss=task.loss(),
             metrics=task.metrics(),
+            # Under mixed_float16 Keras wraps the optimizer in a
+            # LossScaleOptimizer (compile's auto_scale_loss).
+            jit_compile="auto" if train.jit_compile is None else train.jit_compile,
         )
     batch = train.global_batch_size
     train_ds = task.train_dataset(raw_train, config, spec, batch, epoch)
@@ -305,6 +342,8 @@ def _train_custom_loop(
     spec, global_batch = model.spec, train.global_batch_size
     with strategy.scope():
         optimizer = build_optimizer(train, steps)
+        if train.mixed_precision == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(trainer.trainable_variables)
     loss_fn = task.loss(reduction=None)
 
@@ -321,9 +360,15 @@ def _train_custom_loop(
             loss = tf.nn.compute_average_loss(
                 loss_fn(labels, outputs), global_batch_size=global_batch
             )
-        grads = tape.gradient(loss, trainer.trainable_variables)
+        # Scaled under mixed_float16 (the LossScaleOptimizer unscales the
+        # gradients and skips a step whose gradients overflowed).
+        scaled = optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, trainer.trainable_variables)
         optimizer.apply_gradients(zip(grads, trainer.trainable_variables, strict=True))
         return {"loss": loss, **task.metric_sums(labels, outputs)}
+
+    if train.jit_compile:
+        replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function
     def train_step(iterator):
