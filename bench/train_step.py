@@ -64,6 +64,7 @@ def main():
                 "gflops": gflops,
                 "fraction_of_matmul_float32": gflops / mm,
             }
+            print(f"{name}: {rate:.2f} images / s", flush=True)
             rows.append(
                 (
                     f"{name}: images / s",

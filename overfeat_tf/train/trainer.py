@@ -354,21 +354,27 @@ def _train_custom_loop(
 
     dataset = strategy.distribute_datasets_from_function(dataset_fn)
 
-    def replica_step(images, labels):
+    def gradients(images, labels):
         with tf.GradientTape() as tape:
             outputs = trainer(images, training=True)
             loss = tf.nn.compute_average_loss(
                 loss_fn(labels, outputs), global_batch_size=global_batch
             )
-        # Scaled under mixed_float16 (the LossScaleOptimizer unscales the
-        # gradients and skips a step whose gradients overflowed).
-        scaled = optimizer.scale_loss(loss)
+            # Scaled under mixed_float16 (the LossScaleOptimizer unscales
+            # the gradients and skips a step whose gradients overflowed).
+            scaled = optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, trainer.trainable_variables)
-        optimizer.apply_gradients(zip(grads, trainer.trainable_variables, strict=True))
-        return {"loss": loss, **task.metric_sums(labels, outputs)}
+        return loss, grads, task.metric_sums(labels, outputs)
 
     if train.jit_compile:
-        replica_step = tf.function(replica_step, jit_compile=True)
+        # XLA compiles each replica's forward and backward pass; the update,
+        # whose all-reduce crosses workers, stays outside it.
+        gradients = tf.function(gradients, jit_compile=True)
+
+    def replica_step(images, labels):
+        loss, grads, sums = gradients(images, labels)
+        optimizer.apply_gradients(zip(grads, trainer.trainable_variables, strict=True))
+        return {"loss": loss, **sums}
 
     @tf.function
     def train_step(iterator):
