@@ -182,7 +182,16 @@ def random_resized_crop_flip(image, window: int, resize_short: int, seed):
 
     Returns:
         float32 `[window, window, 3]` in [0, 255].
+
+    Raises:
+        ValueError: if `window` is larger than `resize_short`.
     """
+    if window > resize_short:
+        raise ValueError(
+            f"A {window}x{window} crop does not fit in a shorter side of "
+            f"{resize_short}. Received: window={window}, "
+            f"resize_short={resize_short}."
+        )
     if image.dtype == tf.string:
 
         def jpeg():

@@ -217,6 +217,13 @@ def test_fused_crop_equals_resize_then_crop():
         np.testing.assert_allclose(png, want, atol=1e-2, err_msg=f"{h}x{w} {short}")
 
 
+def test_fused_crop_larger_than_the_short_side_is_refused():
+    # The reference path's crop fails on a window larger than the image; the
+    # fused one would draw its offset modulo a room of zero or less.
+    with pytest.raises(ValueError, match="window=30, resize_short=24"):
+        random_resized_crop_flip(tf.zeros((40, 50, 3)), 30, 24, tf.constant([1, 2]))
+
+
 def test_jpeg_decoded_where_the_crop_reads_equals_the_whole_decode():
     # A JPEG is decoded only around the window (decode_and_crop_jpeg): the
     # crop must equal the reference path on the whole decoded image.
