@@ -50,9 +50,10 @@ def load_split(name, split, data_dir=None, manual_dir=None, decode=True):
 
     `imagenet2012` needs `manual_dir`: the folder holding ILSVRC2012's
     `ILSVRC2012_img_train.tar` and `ILSVRC2012_img_val.tar`. With `decode`
-    False, `image` stays the encoded bytes the dataset stores
-    (`tfds.decode.SkipDecoding`), for `train_dataset` to decode only what
-    its crops need.
+    False, the images of a dataset that stores them as JPEG (ImageNet) stay
+    the encoded bytes (`tfds.decode.SkipDecoding`), for `train_dataset` to
+    decode only what its crops need; other datasets' images (PNG: the
+    embedded ones) are decoded as usual, since they must be decoded whole.
 
     Returns:
         (tf.data.Dataset of feature dicts, number of examples in the split, or
@@ -61,7 +62,10 @@ def load_split(name, split, data_dir=None, manual_dir=None, decode=True):
     builder = tfds.builder(name, data_dir=data_dir)
     config = tfds.download.DownloadConfig(manual_dir=manual_dir)
     builder.download_and_prepare(download_config=config)
-    decoders = None if decode else {"image": tfds.decode.SkipDecoding()}
+    features = builder.info.features
+    image = features["image"] if features and "image" in features.keys() else None
+    jpeg = getattr(image, "encoding_format", None) == "jpeg"
+    decoders = None if decode or not jpeg else {"image": tfds.decode.SkipDecoding()}
     ds = builder.as_dataset(split=split, shuffle_files=False, decoders=decoders)
     try:
         count = builder.info.splits[split].num_examples

@@ -231,3 +231,14 @@ def test_fashion_box_is_the_tight_box_of_alpha_half():
         np.testing.assert_allclose(boxes[0] * 64, want, atol=1e-4)
         mirrored_seen.add(mirrored)
     assert mirrored_seen == {False, True}
+
+
+def test_png_datasets_stay_decoded_for_training(tfds_dir):
+    # load_split(decode=False) keeps only JPEG-stored images encoded: the
+    # embedded datasets' PNGs must be decoded whole anyway, and handing them
+    # over encoded only adds the header checks to every training example.
+    from overfeat_tf.data.pipeline import load_split
+
+    build("fashion_scenes/classification", tfds_dir)
+    ds, _ = load_split("fashion_scenes/classification", "train", tfds_dir, decode=False)
+    assert ds.element_spec["image"].dtype == "uint8"
