@@ -46,8 +46,9 @@ def _light(config=None):
     """`config` (default: the defaults) with a one-scale, unflipped export.
 
     For the tests of what an export writes (versions, assets, warm-up,
-    clean-up): its signatures trace 12 times faster than the six scales and
-    flips of the default; the tests of what the graph computes keep those.
+    clean-up): its signatures trace one pass where the default's trace
+    twelve (six scales, two flips); the tests of what the graph computes
+    keep the default.
     """
     config = config or Config()
     config.export.scales = (0,)
