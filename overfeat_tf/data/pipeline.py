@@ -196,27 +196,33 @@ def random_resized_crop_flip(image, window: int, resize_short: int, seed):
             f"{resize_short}. Received: window={window}, "
             f"resize_short={resize_short}."
         )
+
+    def window_in(hw):
+        new_hw = _short_side_size(hw, resize_short)
+        return new_hw, _crop_offset(new_hw, window, seed)
+
+    def whole(source):
+        hw = tf.shape(source)[:2]
+        return (source, tf.zeros([2], tf.int32), hw, *window_in(hw))
+
     if image.dtype == tf.string:
 
         def jpeg():
             hw = tf.io.extract_jpeg_shape(image)[:2]
-            new_hw = _short_side_size(hw, resize_short)
-            offset = _crop_offset(new_hw, window, seed)
+            new_hw, offset = window_in(hw)
             origin, size = _source_region(hw, new_hw, offset, window)
             source = tf.io.decode_and_crop_jpeg(
                 image, tf.concat([origin, size], 0), channels=3
             )
-            return source, origin, hw
+            return source, origin, hw, new_hw, offset
 
-        def other():
-            source = decode_image(image, what="a training image")
-            return source, tf.zeros([2], tf.int32), tf.shape(source)[:2]
-
-        source, origin, hw = tf.cond(tf.io.is_jpeg(image), jpeg, other)
+        source, origin, hw, new_hw, offset = tf.cond(
+            tf.io.is_jpeg(image),
+            jpeg,
+            lambda: whole(decode_image(image, what="a training image")),
+        )
     else:
-        source, origin, hw = image, tf.zeros([2], tf.int32), tf.shape(image)[:2]
-    new_hw = _short_side_size(hw, resize_short)
-    offset = _crop_offset(new_hw, window, seed)
+        source, origin, hw, new_hw, offset = whole(image)
     crop = _resized_window(source, origin, hw, new_hw, offset, window)
     flip_seed = tf.random.experimental.stateless_split(seed, 2)[1]
     return tf.image.stateless_random_flip_left_right(crop, flip_seed)
