@@ -153,6 +153,7 @@ class ClassifyTask:
             train.deterministic,
             data.crops_per_image,
             data.flip_copies,
+            data.antialias,
         )
 
     def examples_per_image(self, config) -> int:

@@ -195,12 +195,15 @@ def _photo_like(rng, h, w):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def test_fused_crop_equals_resize_then_crop():
+@pytest.mark.parametrize("antialias", [True, False])
+def test_fused_crop_equals_resize_then_crop(antialias):
     # random_resized_crop_flip against the slow, obvious path it replaces
     # (resize the whole image, crop, flip), over 40 seeds and image shapes
-    # larger, smaller and equal to the short side, decoded and as PNG.
-    # Catches a window drawn from another seed, a translation of the wrong
-    # sign or scale, rows and columns swapped, a flip lost.
+    # larger, smaller and equal to the short side, decoded and as PNG, with
+    # the antialiased resize and with bilinear sampling (tf.image.resize's
+    # ResizeBilinear). Catches a window drawn from another seed, a
+    # translation of the wrong sign or scale, rows and columns swapped, a
+    # flip lost, a bilinear tap off by half a pixel or unclamped at an edge.
     rng = np.random.default_rng(0)
     for i in range(40):
         h, w = rng.integers(30, 140, 2)
@@ -208,11 +211,15 @@ def test_fused_crop_equals_resize_then_crop():
         window = int(rng.integers(8, short + 1))
         image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         seed = tf.constant([i, 3 * i + 1], tf.int64)
-        want = random_crop_flip(resize_short_side(image, short), window, seed)
-        got = random_resized_crop_flip(tf.constant(image), window, short, seed)
+        want = random_crop_flip(
+            resize_short_side(image, short, antialias), window, seed
+        )
+        got = random_resized_crop_flip(
+            tf.constant(image), window, short, seed, antialias
+        )
         np.testing.assert_allclose(got, want, atol=1e-2, err_msg=f"{h}x{w} {short}")
         png = random_resized_crop_flip(
-            tf.constant(_encoded(image, "png")), window, short, seed
+            tf.constant(_encoded(image, "png")), window, short, seed, antialias
         )
         np.testing.assert_allclose(png, want, atol=1e-2, err_msg=f"{h}x{w} {short}")
 
@@ -224,19 +231,21 @@ def test_fused_crop_larger_than_the_short_side_is_refused():
         random_resized_crop_flip(tf.zeros((40, 50, 3)), 30, 24, tf.constant([1, 2]))
 
 
-def test_jpeg_decoded_where_the_crop_reads_equals_the_whole_decode():
+@pytest.mark.parametrize("antialias", [True, False])
+def test_jpeg_decoded_where_the_crop_reads_equals_the_whole_decode(antialias):
     # A JPEG is decoded only around the window (decode_and_crop_jpeg): the
     # crop must equal the reference path on the whole decoded image.
     # Catches a decoded region too small for the resize kernel's reach
-    # (edge pixels then blend fewer neighbours) or misplaced in the image.
+    # (edge pixels then blend fewer neighbours) or misplaced in the image,
+    # and bilinear taps indexed in the image instead of the region.
     rng = np.random.default_rng(1)
-    for i in range(24):
+    for i in range(24 if antialias else 12):
         h, w = rng.integers(200, 700, 2)
         data = _encoded(_photo_like(rng, h, w), "jpeg", quality=90)
         decoded = tf.io.decode_jpeg(data, channels=3)
         seed = tf.constant([5, i], tf.int64)
-        want = random_crop_flip(resize_short_side(decoded, 256), 221, seed)
-        got = random_resized_crop_flip(tf.constant(data), 221, 256, seed)
+        want = random_crop_flip(resize_short_side(decoded, 256, antialias), 221, seed)
+        got = random_resized_crop_flip(tf.constant(data), 221, 256, seed, antialias)
         np.testing.assert_allclose(got, want, atol=1e-2, err_msg=f"{h}x{w}")
 
 
@@ -259,3 +268,32 @@ def test_pipeline_takes_encoded_images_and_crops_as_from_decoded():
     for (xa, ya), (xb, yb) in zip(a, b, strict=True):
         np.testing.assert_array_equal(ya, yb)
         np.testing.assert_allclose(xa, xb, atol=1e-2)
+
+
+def test_classify_task_resizes_as_data_antialias_says():
+    # The trainer's pipeline (ClassifyTask.train_dataset) honours
+    # data.antialias: its batches are train_dataset's with that flag, and
+    # the two settings differ. Catches the flag dropped between the config
+    # and the pipeline (the ImageNet presets would then train slower,
+    # antialiased, without a word).
+    from types import SimpleNamespace
+
+    from overfeat_tf.config import Config
+    from overfeat_tf.train.tasks import ClassifyTask
+
+    rng = np.random.default_rng(2)
+    ds = tf.data.Dataset.from_tensor_slices(
+        {"image": rng.integers(0, 256, (4, 40, 50, 3), np.uint8), "label": [0, 1, 2, 3]}
+    )
+    batches = {}
+    for antialias in (True, False):
+        config = Config()
+        config.data.resize_short, config.data.antialias = 24, antialias
+        config.data.shuffle_buffer, config.train.deterministic = 4, True
+        got = ClassifyTask().train_dataset(ds, config, SimpleNamespace(window=16), 4, 0)
+        want = train_dataset(
+            ds, 16, 24, 4, shuffle_buffer=4, deterministic=True, antialias=antialias
+        )
+        (batches[antialias],) = [x for x, _ in got]
+        np.testing.assert_array_equal(batches[antialias], next(iter(want))[0])
+    assert np.abs(batches[True] - batches[False]).max() > 5
