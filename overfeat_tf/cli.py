@@ -284,7 +284,12 @@ def run_export(args: argparse.Namespace) -> int:
 
 def add_predict_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Flags of `overfeat predict` / `pipelines/predict.py`."""
-    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="image files, folders of images, or globs ('photos/*.jpg')",
+    )
     parser.add_argument(
         "--model",
         required=True,
@@ -293,15 +298,69 @@ def add_predict_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument(
         "--draw", metavar="DIR", help="write each image with its boxes as a PNG here"
     )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=8, help="images per model call"
+    )
+    parser.add_argument(
+        "--output",
+        metavar="FILE.jsonl",
+        help="write one JSON line per image here (an unreadable image gets an "
+        "`error`) instead of printing the classes",
+    )
     return parser
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Runs `overfeat predict`: classes (and boxes) through the SavedModel."""
-    from overfeat_tf.predict import format_prediction, predict_files
+    from overfeat_tf.predict import predict_to
 
-    for result in predict_files(args.model, args.images, args.draw):
-        print(format_prediction(result))
+    predict_to(
+        args.model, args.images, args.output, args.draw, args.batch_size, sys.stderr
+    )
+    return 0
+
+
+def add_batch_predict_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `overfeat batch-predict` / `pipelines/batch_predict.py`; any
+    other flag is a Beam pipeline option, passed through unchanged."""
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="an exported model: saved_models/<name>[/<version>]",
+    )
+    parser.add_argument(
+        "--input",
+        required=True,
+        metavar="GLOB",
+        help="image files, or TFRecord files of a TFDS dataset (*.tfrecord*)",
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        metavar="PREFIX",
+        help="JSON lines go to PREFIX-00000-of-0000N.jsonl",
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=16, help="images per model call"
+    )
+    parser.add_argument(
+        "--runner",
+        default="DirectRunner",
+        help="Beam runner (DirectRunner, DataflowRunner, FlinkRunner, ...)",
+    )
+    parser.set_defaults(beam_options=True)
+    return parser
+
+
+def run_batch_predict(args: argparse.Namespace) -> int:
+    """Runs `overfeat batch-predict`: Beam's RunInference over a dataset."""
+    from overfeat_tf.batch_predict import batch_predict
+
+    beam_args = [f"--runner={args.runner}", *args.beam_args]
+    files = batch_predict(
+        args.model, args.input, args.output, beam_args, args.batch_size
+    )
+    print("\n".join(files))
     return 0
 
 
@@ -416,6 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
             "classify images through an exported SavedModel",
         ),
         (
+            "batch-predict",
+            add_batch_predict_args,
+            run_batch_predict,
+            "an exported model over a dataset on Apache Beam, to JSON lines",
+        ),
+        (
             "evaluate",
             add_evaluate_args,
             run_evaluate,
@@ -473,7 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "beam_options", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.beam_args = unknown
     start_tensorflow(args.verbose)
     try:
         return args.run(args)

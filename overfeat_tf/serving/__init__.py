@@ -5,6 +5,7 @@ from overfeat_tf.serving.export import (
     export_saved_model,
     latest_version,
     load_saved_model,
+    saved_model_path,
     write_models_config,
     write_warmup,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "export_saved_model",
     "latest_version",
     "load_saved_model",
+    "saved_model_path",
     "write_models_config",
     "write_warmup",
 ]

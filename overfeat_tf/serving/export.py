@@ -32,6 +32,7 @@ __all__ = [
     "export_saved_model",
     "latest_version",
     "load_saved_model",
+    "saved_model_path",
     "write_models_config",
     "write_warmup",
 ]
@@ -151,8 +152,9 @@ def export_saved_model(model, base_dir, class_names=None, config=None) -> str:
     return version_dir
 
 
-def load_saved_model(path):
-    """Loads an exported model: a version folder, or a model folder (its latest).
+def saved_model_path(path) -> str:
+    """The SavedModel folder of an export: `path` if it is a version folder,
+    else its latest version.
 
     Raises:
         ValueError: if `path` holds no SavedModel.
@@ -165,7 +167,16 @@ def load_saved_model(path):
                 f"No SavedModel in {path!r} (nor in a version folder under it)."
             )
         path = os.path.join(path, str(version))
-    return tf.saved_model.load(path)
+    return path
+
+
+def load_saved_model(path):
+    """Loads an exported model: a version folder, or a model folder (its latest).
+
+    Raises:
+        ValueError: if `path` holds no SavedModel.
+    """
+    return tf.saved_model.load(saved_model_path(path))
 
 
 def export_checkpoint(checkpoint, out, config_file=None, overrides=()) -> str:
