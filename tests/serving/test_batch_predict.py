@@ -126,3 +126,23 @@ def test_predict_arguments_name_files_folders_and_globs(tmp_path):
         image_files([str(tmp_path / "sub")])
     with pytest.raises(ValueError, match="No image in"):
         image_files([str(tmp_path / "*.gif")])
+
+
+def test_tfds_records_give_their_images_and_names(tfds_dir):
+    # batch-predict's TFRecord input: each serialized TFDS example gives its
+    # encoded image (decoding to TFDS' own pixels) and its file_name.
+    # Catches the wrong feature read as the image, or examples unnamed.
+    import tensorflow_datasets as tfds
+    from conftest import build
+
+    from overfeat_tf.batch_predict import _tfds_example
+
+    build("fashion_scenes/classification", tfds_dir)
+    (shard,) = glob.glob(f"{tfds_dir}/fashion_scenes/classification/*/*-test.tfrecord*")
+    records = tf.data.TFRecordDataset(shard).take(3)
+    want = tfds.load("fashion_scenes/classification", split="test[:3]",
+                     data_dir=tfds_dir)  # fmt: skip
+    for record, example in zip(records, want, strict=True):
+        name, data = _tfds_example((shard, record.numpy()))
+        assert name == f"{shard}:{example['file_name'].numpy().decode()}"
+        np.testing.assert_array_equal(tf.io.decode_png(data), example["image"])
