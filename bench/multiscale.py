@@ -3,13 +3,17 @@
 Seconds per image, achieved GFLOP/s from counted multiply-adds, and that rate
 over a large matmul timed in the same process; the fine-map formulations
 (`overfeat_tf.ops.dense`): the default (dilated), space_to_batch, and the
-paper's (offsets); float32 against mixed_bfloat16 (default formulation).
+paper's (offsets); float32 against mixed_bfloat16 (default formulation); and the
+serving graph exported with `export.precision` float32 against bfloat16 on the
+same photographs (seconds per image, top-1 / top-5 agreement).
 
-    python bench/multiscale.py [--image data/backgrounds/chelsea.jpg] [--repeats 2]
+    python bench/multiscale.py [--image data/backgrounds/chelsea.jpg] [--repeats 2] \
+        [--export-images 4]
 """
 
 import argparse
 import pathlib
+import time
 
 import keras
 import tensorflow as tf
@@ -36,10 +40,45 @@ def _classifier(policy, formulation, weights=None):
     return MultiScaleClassifier(model, mode="fixed", formulation=formulation)
 
 
+def _exports(weights, paths):
+    """`export.precision` float32 against bfloat16: the serving graph
+    (`ServingModule.classify_bytes`: decoding, six scales, flips, fine
+    stride, the vote) on the same photographs, seconds per image and the
+    top-5 of each."""
+    from overfeat_tf.config import ExportConfig
+    from overfeat_tf.serving import ServingModule
+
+    model = OverFeat("accurate")
+    model.set_weights(weights)
+    data = [tf.constant([p.read_bytes()]) for p in paths]
+    out = {}
+    for precision in ("float32", "bfloat16"):
+        serve = ServingModule(model, export=ExportConfig(precision=precision))
+        serve.classify_bytes(data[0])  # traced before timing
+        start = time.perf_counter()
+        top5 = [serve.classify_bytes(d)["classes"].numpy()[0].tolist() for d in data]
+        out[precision] = {
+            "seconds_per_image": (time.perf_counter() - start) / len(data),
+            "top5": top5,
+        }
+    pairs = list(zip(out["float32"]["top5"], out["bfloat16"]["top5"], strict=True))
+    out["same_top1"] = sum(a[0] == b[0] for a, b in pairs) / len(pairs)
+    out["same_top5_set"] = sum(set(a) == set(b) for a, b in pairs) / len(pairs)
+    out["top5_overlap"] = sum(len(set(a) & set(b)) for a, b in pairs) / (5 * len(pairs))
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=str(ROOT / "data/backgrounds/chelsea.jpg"))
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--export-images",
+        type=int,
+        default=4,
+        help="photographs of data/backgrounds through the float32 and "
+        "bfloat16 exports (0: skip)",
+    )
     args = parser.parse_args()
 
     raw = tf.io.decode_image(
@@ -84,9 +123,29 @@ def main():
         "same_top5_bfloat16": top5["float32"] == top5["mixed_bfloat16"],
         "paper_seconds_per_image_k20x": 2.0,
     }
+    rows = []
+    if args.export_images:
+        paths = sorted((ROOT / "data" / "backgrounds").glob("*.jpg"))
+        exports = _exports(weights, paths[: args.export_images])
+        results["export_precision"] = exports
+        f32, b16 = exports["float32"], exports["bfloat16"]
+        rows = [
+            (
+                "export.precision float32 / bfloat16 s/image",
+                f"{f32['seconds_per_image']:.2f} / {b16['seconds_per_image']:.2f} "
+                f"({f32['seconds_per_image'] / b16['seconds_per_image']:.2f}x), "
+                f"{args.export_images} photographs",
+            ),
+            (
+                "bfloat16 export vs float32: same top-1, same top-5, overlap",
+                f"{exports['same_top1']:.0%}, {exports['same_top5_set']:.0%}, "
+                f"{exports['top5_overlap']:.0%}",
+            ),
+        ]
     report(
         "multiscale",
         [
+            *rows,
             ("image, scales", f"{results['image']}, Table 5 sizes x 2 flips"),
             ("multiply-adds per image (G)", f"{macs / 1e9:.0f}"),
             *[

@@ -348,6 +348,11 @@ def add_batch_predict_args(parser: argparse.ArgumentParser) -> argparse.Argument
         default="DirectRunner",
         help="Beam runner (DirectRunner, DataflowRunner, FlinkRunner, ...)",
     )
+    parser.epilog = (
+        "Any other flag is a Beam pipeline option (--project, --region, "
+        "--temp_location, --setup_file, --direct_num_workers, ...), passed to "
+        "Beam unchanged."
+    )
     parser.set_defaults(beam_options=True)
     return parser
 

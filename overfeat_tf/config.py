@@ -182,6 +182,11 @@ class ExportConfig:
     detect_method: str = "merge"  # "merge" (paper 4.3) or "nms"
     nms_iou: float = 0.5  # IoU threshold of "nms"
     serving_default: str = "classify_bytes"  # or "detect_bytes", "localize_bytes"
+    # "float32", or "bfloat16": the network computes in bfloat16 (Keras'
+    # mixed_bfloat16: variables stay float32, every output is float32). For
+    # CPUs with bfloat16 units (AMX, AVX512-BF16) and GPUs; measure first
+    # (bench/multiscale.py): without them it is slower.
+    precision: str = "float32"
     # Where TF Serving sees the export's parent folder: models.config's
     # base_paths are <serving_root>/<name> (the container mounts /models).
     serving_root: str = "/models"

@@ -10,6 +10,7 @@ from overfeat_tf.models.overfeat import (
     as_detector,
     feature_extractor,
     preprocess_input,
+    with_policy,
     with_regressor,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "feature_extractor",
     "preprocess_input",
     "regressor_layers",
+    "with_policy",
     "with_regressor",
 ]

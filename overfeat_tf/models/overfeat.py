@@ -16,6 +16,7 @@ __all__ = [
     "as_detector",
     "feature_extractor",
     "preprocess_input",
+    "with_policy",
     "with_regressor",
 ]
 
@@ -222,6 +223,23 @@ def with_regressor(model: OverFeat, regressor: str = "single") -> OverFeat:
         if layer.weights and (reuse or not layer.name.startswith("regress")):
             layer.set_weights(model.get_layer(layer.name).get_weights())
     return out
+
+
+def with_policy(model, policy: str):
+    """`model` if it computes under the Keras dtype policy `policy`
+    (`"float32"`, `"mixed_bfloat16"`, `"mixed_float16"`), else a copy that
+    does: same config, same weights (a mixed policy's variables are
+    float32, so the weights carry over exactly)."""
+    if model.dtype_policy.name == policy:
+        return model
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        copy = type(model).from_config(model.get_config())
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def as_detector(

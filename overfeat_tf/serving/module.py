@@ -52,12 +52,15 @@ import tensorflow as tf
 
 from overfeat_tf.config import ExportConfig
 from overfeat_tf.images import assert_pixels, decode_image
-from overfeat_tf.models import feature_extractor
+from overfeat_tf.models import feature_extractor, with_policy
 from overfeat_tf.ops.detect import MultiScaleDetector
 from overfeat_tf.ops.localize import MultiScaleLocalizer
 from overfeat_tf.ops.multiscale import MultiScaleClassifier
 
-__all__ = ["ServingModule"]
+__all__ = ["PRECISIONS", "ServingModule"]
+
+# `export.precision`: the Keras dtype policy the exported network computes in.
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
 class ServingModule(tf.Module):
@@ -72,6 +75,12 @@ class ServingModule(tf.Module):
     def __init__(self, model, class_names=None, export=None):
         super().__init__(name="overfeat_serving")
         export = export or ExportConfig()
+        if export.precision not in PRECISIONS:
+            raise ValueError(
+                f"export.precision must be one of {tuple(PRECISIONS)}. "
+                f"Received: {export.precision!r}"
+            )
+        model = with_policy(model, PRECISIONS[export.precision])
         # Track the tf.Variables under the Keras variables, not the model (nor
         # the Keras variables): only then does saved_model_cli's TF1 session
         # loader restore the very handles the graph reads ("Could not find
@@ -273,4 +282,5 @@ class ServingModule(tf.Module):
     def _features_fn(self, images):
         images = self._check_size(images, "images")
         extractor = self._untracked.features
-        return {"features": extractor(tf.cast(images, tf.float32), training=False)}
+        features = extractor(tf.cast(images, tf.float32), training=False)
+        return {"features": tf.cast(features, tf.float32)}

@@ -37,6 +37,7 @@ import tensorflow as tf
 from overfeat_tf.config import Config, save_config
 from overfeat_tf.data.pipeline import load_split
 from overfeat_tf.model_dir import save_model_dir
+from overfeat_tf.models import with_policy
 from overfeat_tf.train.callbacks import (
     AtomicCheckpoint,
     EpochCounter,
@@ -98,17 +99,6 @@ def dtype_policy(name: str):
         yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
-
-
-def float32_copy(model):
-    """`model` itself if it computes in float32, else a float32 copy of it
-    (same config, same weights: a mixed policy's variables are float32)."""
-    if model.dtype_policy.name == "float32":
-        return model
-    with dtype_policy("none"):
-        copy = type(model).from_config(model.get_config())
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def build_optimizer(train, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -249,7 +239,7 @@ def train(config: Config, task, callbacks=()) -> dict:
             out,
             list(callbacks),
         )
-    model = float32_copy(task.finish(model))
+    model = with_policy(task.finish(model), "float32")
     model_dir = os.path.join(out, "model")
     if not _is_chief(strategy):
         # Other workers write beside the chief's folder, never over it.
