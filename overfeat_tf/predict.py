@@ -149,26 +149,27 @@ def predict_files(
     bar = tqdm(total=len(paths), unit="image", disable=None if progress else True)
     with bar:
         for start in range(0, len(paths), batch_size):
-            batch, found = [], []
-            for path in paths[start : start + batch_size]:
+            chunk = [os.fspath(path) for path in paths[start : start + batch_size]]
+            found = {}  # by position in the chunk: answers keep the files' order
+            batch = []
+            for i, path in enumerate(chunk):
                 try:
                     with open(path, "rb") as f:
-                        batch.append((path, f.read()))
+                        batch.append((i, f.read()))
                 except OSError as e:
-                    error = f"Cannot read image {os.fspath(path)!r}: {e.strerror}."
+                    error = f"Cannot read image {path!r}: {e.strerror}."
                     if not keep_errors:
                         raise ValueError(error) from None
-                    found.append({"file": os.fspath(path), "error": error})
+                    found[i] = {"file": path, "error": error}
             answers = predict_each(signatures, [data for _, data in batch])
-            for (path, data), answer in zip(batch, answers, strict=True):
+            for (i, data), answer in zip(batch, answers, strict=True):
                 if "error" in answer and not keep_errors:
-                    raise ValueError(f"{path}: {answer['error']}")
-                result = {"file": os.fspath(path), **answer}
-                if draw_dir is not None and "detection_boxes" in result:
-                    _draw(path, data, result, draw_dir)
-                found.append(result)
-            results += found
-            bar.update(len(found))
+                    raise ValueError(f"{chunk[i]}: {answer['error']}")
+                found[i] = {"file": chunk[i], **answer}
+                if draw_dir is not None and "detection_boxes" in answer:
+                    _draw(chunk[i], data, found[i], draw_dir)
+            results += [found[i] for i in range(len(chunk))]
+            bar.update(len(chunk))
     return results
 
 

@@ -146,3 +146,18 @@ def test_tfds_records_give_their_images_and_names(tfds_dir):
         name, data = _tfds_example((shard, record.numpy()))
         assert name == f"{shard}:{example['file_name'].numpy().decode()}"
         np.testing.assert_array_equal(tf.io.decode_png(data), example["image"])
+
+
+def test_local_predict_keeps_the_files_order_around_an_unreadable_one(tmp_path):
+    # An unreadable file in the middle of a batch answers with its error in
+    # its place. Catches errors gathered before the batch's answers (lines
+    # out of the files' order) and a file that cannot be opened stopping
+    # the run when errors are kept.
+    from overfeat_tf.predict import predict_files
+
+    paths, _ = _tiles(tmp_path)
+    paths = [paths[0], str(tmp_path / "gone.jpg"), paths[1]]
+    results = predict_files(MODEL, paths, batch_size=3, keep_errors=True)
+    assert [r["file"] for r in results] == paths
+    assert "Cannot read image" in results[1]["error"]
+    assert "error" not in results[0] and "error" not in results[2]
