@@ -60,8 +60,8 @@ class DataConfig:
     # How training crops are resized to `resize_short`: true, the
     # antialiased resize (`tf.image.resize(..., antialias=True)`, as
     # evaluation and serving resize); false, bilinear sampling, with the
-    # same crops and flips at less than half the input cost on ImageNet's
-    # JPEGs (bench/input_pipeline.py). Below a 2x shrink (ImageNet's
+    # same crops and flips: 1.6x the input pipeline's throughput on
+    # ImageNet-sized JPEGs (bench/input_pipeline.py). Below a 2x shrink (ImageNet's
     # 500x375 to 256 is 1.46x) bilinear taps still read every source pixel.
     antialias: bool = True
 
