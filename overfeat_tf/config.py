@@ -61,8 +61,9 @@ class DataConfig:
     # antialiased resize (`tf.image.resize(..., antialias=True)`, as
     # evaluation and serving resize); false, bilinear sampling, with the
     # same crops and flips: 1.6x the input pipeline's throughput on
-    # ImageNet-sized JPEGs (bench/input_pipeline.py). Below a 2x shrink (ImageNet's
-    # 500x375 to 256 is 1.46x) bilinear taps still read every source pixel.
+    # ImageNet-sized JPEGs (bench/input_pipeline.py). Below a 2x shrink
+    # (ImageNet's 500x375 to 256 is 1.46x) bilinear taps still read every
+    # source pixel.
     antialias: bool = True
 
 

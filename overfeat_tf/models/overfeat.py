@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -15,6 +17,7 @@ __all__ = [
     "OverFeat",
     "as_detector",
     "feature_extractor",
+    "policy_scope",
     "preprocess_input",
     "with_policy",
     "with_regressor",
@@ -225,19 +228,27 @@ def with_regressor(model: OverFeat, regressor: str = "single") -> OverFeat:
     return out
 
 
-def with_policy(model, policy: str):
-    """`model` if it computes under the Keras dtype policy `policy`
-    (`"float32"`, `"mixed_bfloat16"`, `"mixed_float16"`), else a copy that
-    does: same config, same weights (a mixed policy's variables are
-    float32, so the weights carry over exactly)."""
-    if model.dtype_policy.name == policy:
-        return model
+@contextlib.contextmanager
+def policy_scope(policy: str):
+    """Keras layers built inside compute under the dtype policy `policy`
+    (`"float32"`, `"mixed_bfloat16"`, `"mixed_float16"`); the global policy
+    is restored after."""
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
     try:
-        copy = type(model).from_config(model.get_config())
+        yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def with_policy(model, policy: str):
+    """`model` if it computes under the Keras dtype policy `policy`, else a
+    copy that does (`policy_scope`): same config, same weights (a mixed
+    policy's variables are float32, so the weights carry over exactly)."""
+    if model.dtype_policy.name == policy:
+        return model
+    with policy_scope(policy):
+        copy = type(model).from_config(model.get_config())
     copy.set_weights(model.get_weights())
     return copy
 

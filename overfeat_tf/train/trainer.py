@@ -27,7 +27,6 @@ Outputs, under `config.run.out_dir` (the localizer: its
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 
@@ -37,7 +36,7 @@ import tensorflow as tf
 from overfeat_tf.config import Config, save_config
 from overfeat_tf.data.pipeline import load_split
 from overfeat_tf.model_dir import save_model_dir
-from overfeat_tf.models import with_policy
+from overfeat_tf.models import policy_scope, with_policy
 from overfeat_tf.train.callbacks import (
     AtomicCheckpoint,
     EpochCounter,
@@ -82,9 +81,9 @@ def learning_rate_schedule(train, steps_per_epoch: int):
 POLICIES = ("none", "mixed_bfloat16", "mixed_float16")
 
 
-@contextlib.contextmanager
 def dtype_policy(name: str):
-    """Builds Keras layers under `name` (`train.mixed_precision`) inside.
+    """Builds Keras layers under `name` (`train.mixed_precision`) inside
+    (a `policy_scope`; `"none"` is float32).
 
     Raises:
         ValueError: if `name` is not one of `POLICIES`.
@@ -93,12 +92,7 @@ def dtype_policy(name: str):
         raise ValueError(
             f"train.mixed_precision must be one of {POLICIES}. Received: {name!r}"
         )
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32" if name == "none" else name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    return policy_scope("float32" if name == "none" else name)
 
 
 def build_optimizer(train, steps_per_epoch: int) -> keras.optimizers.Optimizer:
