@@ -242,3 +242,33 @@ def test_png_datasets_stay_decoded_for_training(tfds_dir):
     build("fashion_scenes/classification", tfds_dir)
     ds, _ = load_split("fashion_scenes/classification", "train", tfds_dir, decode=False)
     assert ds.element_spec["image"].dtype == "uint8"
+
+
+def test_classification_items_come_at_every_scale_tinted_and_untinted():
+    # fashion_scenes/classification 2.0.0: items from a quarter of the
+    # image's side to all of it, a third of them left grey. Rendered on a
+    # black photograph, so the item's pixels are the scene's non-black ones.
+    # Catches the config left at the 1.0.0 scales (3.2x-4x), a scale drawn
+    # outside 1x-4x, and items always (or never) tinted.
+    (config,) = [
+        c
+        for c in fashion_scenes.FashionScenes.BUILDER_CONFIGS
+        if c.name == "classification"
+    ]
+    data = np.load(raw_data_dir() / "fashion_mnist" / "items.npz")
+    black = [np.zeros((300, 300, 3), np.uint8)]
+    sides, grey = [], []
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        image, boxes, _ = fashion_scenes.render_scene(
+            rng, config, black, data["images"][:200], data["labels"][:200]
+        )
+        (box,) = boxes
+        sides.append(max(box[2] - box[0], box[3] - box[1]))
+        pixels = image[image.max(-1) > 60].astype(int)
+        grey.append(bool((np.ptp(pixels, axis=-1) <= 2).all()))
+    sides = np.array(sides)
+    assert sides.min() < 0.3 and sides.max() > 0.95, (sides.min(), sides.max())
+    assert (sides > 0.15).all()
+    assert ((sides > 0.3) & (sides < 0.5)).mean() > 0.15
+    assert 0.2 < np.mean(grey) < 0.5, np.mean(grey)
