@@ -48,6 +48,10 @@ class DataConfig:
     train_split: str = "train"
     eval_split: str = "validation"
     resize_short: int = 256  # paper 3.1: the shorter side is resized to 256
+    # Scale jittering (not in the paper; VGG's): each training image's shorter
+    # side drawn uniformly from resize_short..resize_short_max, so objects
+    # come at more sizes relative to the window. None: resize_short always.
+    resize_short_max: int | None = None
     shuffle_buffer: int = 10_000
     # Classification training examples per image per epoch: random crops
     # (each mirrored with probability 1/2), or with flip_copies each crop

@@ -39,6 +39,7 @@ __all__ = [
     "random_crops",
     "random_resized_crop_flip",
     "resize_short_side",
+    "short_side_draw",
     "train_dataset",
 ]
 
@@ -74,10 +75,11 @@ def load_split(name, split, data_dir=None, manual_dir=None, decode=True):
     return ds, count
 
 
-def _short_side_size(hw, size: int):
-    """The size `resize_short_side` gives an image of `hw` (int32 `[2]`)."""
+def _short_side_size(hw, size):
+    """The size `resize_short_side` gives an image of `hw` (int32 `[2]`);
+    `size` an int or an int32 scalar tensor."""
     shape = tf.cast(hw, tf.float32)
-    scale = size / tf.reduce_min(shape)
+    scale = tf.cast(size, tf.float32) / tf.reduce_min(shape)
     return tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
 
 
@@ -210,7 +212,8 @@ def random_resized_crop_flip(
         image: uint8 or float `[h, w, 3]`, or a string scalar holding a
             JPEG, PNG, GIF, BMP or WebP (grey and RGBA become RGB).
         window: int.
-        resize_short: int. The shorter side the window is cut from.
+        resize_short: int (or int32 scalar tensor). The shorter side the
+            window is cut from.
         seed: int tensor `[2]`, as in `random_crop_flip`.
         antialias: bool, as in `resize_short_side`. Bilinear sampling
             (`crop_and_resize`, 1.6 ms a crop on one thread) costs less than
@@ -222,7 +225,7 @@ def random_resized_crop_flip(
     Raises:
         ValueError: if `window` is larger than `resize_short`.
     """
-    if window > resize_short:
+    if isinstance(resize_short, int) and window > resize_short:
         raise ValueError(
             f"A {window}x{window} crop does not fit in a shorter side of "
             f"{resize_short}. Received: window={window}, "
@@ -259,6 +262,20 @@ def random_resized_crop_flip(
     crop = resize(source, origin, hw, new_hw, offset, window)
     flip_seed = tf.random.experimental.stateless_split(seed, 2)[1]
     return tf.image.stateless_random_flip_left_right(crop, flip_seed)
+
+
+def short_side_draw(seed, low: int, high: int):
+    """The shorter side scale jittering gives the image of `seed` (int tensor
+    `[2]`): uniform over `low..high`, drawn from a seed of its own (folded
+    from `seed`), so the crop and flip drawn from `seed` stay as they were.
+
+    Returns:
+        int32 scalar.
+    """
+    scale_seed = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 1)
+    return tf.random.stateless_uniform(
+        [], scale_seed, minval=low, maxval=high + 1, dtype=tf.int32
+    )
 
 
 def random_crops(image, window: int, seed, crops: int = 1, flip_copies=False):
@@ -308,6 +325,7 @@ def train_dataset(
     crops_per_image: int = 1,
     flip_copies: bool = False,
     antialias: bool = True,
+    resize_short_max: int | None = None,
 ):
     """The training pipeline for one epoch.
 
@@ -330,6 +348,10 @@ def train_dataset(
             `tf.image.resize(..., antialias=True)`) or by bilinear sampling
             (1.6x the throughput on ImageNet-sized JPEGs:
             `bench/input_pipeline.py`; see `resize_short_side`).
+        resize_short_max: int or None. Scale jittering: each image's shorter
+            side is drawn uniformly from `resize_short..resize_short_max`
+            (`short_side_draw`) before its crops are cut; None keeps
+            `resize_short`.
 
     Returns:
         `tf.data.Dataset` of (float32 `[batch, window, window, 3]` in [0, 255],
@@ -343,6 +365,17 @@ def train_dataset(
     if crops_per_image < 1:
         raise ValueError(
             f"crops_per_image must be at least 1. Received: {crops_per_image}"
+        )
+    if resize_short_max is not None and resize_short_max < resize_short:
+        raise ValueError(
+            f"resize_short_max must be at least resize_short. Received: "
+            f"resize_short={resize_short}, resize_short_max={resize_short_max}"
+        )
+    if window > resize_short:
+        raise ValueError(
+            f"A {window}x{window} crop does not fit in a shorter side of "
+            f"{resize_short}. Received: window={window}, "
+            f"resize_short={resize_short}."
         )
     per_image = crops_per_image * (2 if flip_copies else 1)
 
@@ -358,14 +391,17 @@ def train_dataset(
         def prepare(index, example):
             image, label = _image_label(example)
             element_seed = tf.stack([seed * 100_003 + e, index])
+            short = resize_short
+            if resize_short_max is not None:
+                short = short_side_draw(element_seed, resize_short, resize_short_max)
             if per_image == 1:
                 crop = random_resized_crop_flip(
-                    image, window, resize_short, element_seed, antialias
+                    image, window, short, element_seed, antialias
                 )
                 return crop, label
             if image.dtype == tf.string:
                 image = decode_image(image, what="a training image")
-            image = resize_short_side(image, resize_short, antialias)
+            image = resize_short_side(image, short, antialias)
             crops = random_crops(
                 image, window, element_seed, crops_per_image, flip_copies
             )

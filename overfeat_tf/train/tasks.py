@@ -154,6 +154,7 @@ class ClassifyTask:
             data.crops_per_image,
             data.flip_copies,
             data.antialias,
+            data.resize_short_max,
         )
 
     def examples_per_image(self, config) -> int:

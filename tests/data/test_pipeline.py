@@ -297,3 +297,67 @@ def test_classify_task_resizes_as_data_antialias_says():
         (batches[antialias],) = [x for x, _ in got]
         np.testing.assert_array_equal(batches[antialias], next(iter(want))[0])
     assert np.abs(batches[True] - batches[False]).max() > 5
+
+
+def test_scale_jitter_draws_every_short_side_of_its_range():
+    # data.resize_short_max through the trainer's pipeline: a horizontal
+    # ramp (2 grey levels a pixel, 100 px short side) shows in each crop the
+    # shorter side it was cut at (the ramp's step is 200 / side). Catches
+    # the option dropped between the config and the pipeline, a range drawn
+    # past either end (or only its ends), or one side for every image.
+    from types import SimpleNamespace
+
+    from overfeat_tf.config import Config
+    from overfeat_tf.train.tasks import ClassifyTask
+
+    ramp = np.broadcast_to(
+        np.arange(120, dtype=np.uint8)[None, :, None] * 2, (100, 120, 3)
+    )
+    ds = tf.data.Dataset.from_tensor_slices(
+        {"image": np.stack([ramp] * 64), "label": np.zeros(64, np.int64)}
+    )
+    config = Config()
+    config.data.resize_short, config.data.resize_short_max = 50, 100
+    config.data.shuffle_buffer = 1
+    crops = [
+        x
+        for x, _ in ClassifyTask().train_dataset(
+            ds, config, SimpleNamespace(window=40), 64, 0
+        )
+    ]
+    steps = np.abs(np.diff(crops[0].numpy()[:, 20, 10:30, 0], axis=1)).mean(axis=1)
+    sides = 200 / steps
+    assert sides.min() >= 49.5 and sides.max() <= 100.5, sides
+    assert sides.min() < 56 and sides.max() > 94, sides
+    assert len(np.unique(np.round(sides))) >= 20
+
+
+def test_scale_jitter_of_one_side_crops_as_without_it():
+    # resize_short_max == resize_short draws that side for every image and
+    # leaves the crops and flips of the element seeds as they were. Catches
+    # a scale draw that consumes the crop's seed (runs without jitter would
+    # then train on other crops than before).
+    rng = np.random.default_rng(3)
+    ds = tf.data.Dataset.from_tensor_slices(
+        {"image": rng.integers(0, 256, (6, 40, 50, 3), np.uint8), "label": np.arange(6)}
+    )
+    plain, jittered = (
+        next(
+            iter(
+                train_dataset(
+                    ds,
+                    16,
+                    24,
+                    6,
+                    shuffle_buffer=6,
+                    deterministic=True,
+                    resize_short_max=m,
+                )
+            )
+        )
+        for m in (None, 24)
+    )
+    np.testing.assert_array_equal(plain[0], jittered[0])
+    np.testing.assert_array_equal(plain[1], jittered[1])
+    with pytest.raises(ValueError, match="resize_short_max must be at least"):
+        train_dataset(ds, 16, 24, 6, resize_short_max=20)
