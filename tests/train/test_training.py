@@ -48,7 +48,8 @@ def _train(tfds_dir, out_dir, *sets):
 
 @pytest.fixture(scope="module")
 def mirrored_run(tfds_dir, tmp_path_factory):
-    """90 steps of training under MirroredStrategy on two logical CPUs."""
+    """90 steps of training under MirroredStrategy on two logical CPUs, on
+    64 training scenes, evaluated on the same 64 (center crops)."""
     build(DATASET, tfds_dir)
     out_dir = tmp_path_factory.mktemp("mirrored")
     result = _train(
@@ -59,6 +60,10 @@ def mirrored_run(tfds_dir, tmp_path_factory):
         "train.epochs=3",
         "train.steps_per_epoch=30",
         "train.lr_decay_epochs=[2]",
+        # 90 steps on the whole split stay at chance on these scenes (items
+        # down to a quarter of the frame); on 64 of them they learn.
+        "data.train_split=train[:64]",
+        "data.eval_split=train[:64]",
         # Adam leaves the first epochs' plateau of SGD from He init sooner.
         "train.optimizer=adam",
         "train.base_learning_rate=1e-3",
@@ -68,16 +73,17 @@ def mirrored_run(tfds_dir, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_mirrored_training_beats_chance(mirrored_run):
+def test_mirrored_training_learns(mirrored_run):
     out_dir, _ = mirrored_run
     history = json.loads((out_dir / "history.json").read_text())
-    # 10 classes: chance is 0.10 top-1 and 0.50 top-5 (500 validation
-    # scenes: chance strays by about 0.013 / 0.022). After 3 epochs of 30
-    # steps of 64 a run reached 0.352 / 0.818 on the validation split, whose
-    # photographs and items it never saw (0.386 / 0.898 after 3 of 40);
-    # demand 0.25 / 0.75.
-    assert history["val_top1"][-1] >= 0.25, history
-    assert history["val_top5"][-1] >= 0.75, history
+    # 10 classes: chance is 0.10 top-1 (64 scenes: it strays by about
+    # 0.04). Two replicas that really train one model learn the 64 scenes
+    # they see: after 3 epochs of 30 steps of 64 (random crops and flips of
+    # them) one device reached top-1 0.906 on their center crops, two
+    # replicas 0.922 (one device at a learning rate of 1e-9: 0.172);
+    # demand 0.5. Catches gradients left unreduced or
+    # unapplied, replicas drifting apart, a learning rate scaled to nothing.
+    assert history["val_top1"][-1] >= 0.5, history
     model, names = load_model_dir(out_dir / "model")
     assert model.spec.name == "small_accurate" and names[0] == "T-shirt/top"
     assert (out_dir / "config.yaml").read_text().count("strategy: mirrored") == 1
