@@ -36,7 +36,15 @@ from PIL import Image
 
 from overfeat_tf.data.raw import raw_data_dir
 
-__all__ = ["BACKGROUNDS", "CLASS_NAMES", "FashionScenes", "SceneConfig", "render_scene"]
+__all__ = [
+    "BACKGROUNDS",
+    "CLASS_NAMES",
+    "FashionScenes",
+    "SceneConfig",
+    "render_scene",
+    "split_items",
+    "split_photos",
+]
 
 CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -81,6 +89,27 @@ class SceneConfig(tfds.core.BuilderConfig):
     max_iou: float = 0.3
     untinted: float = 1 / 3
     num_examples: tuple = (("train", 3000), ("validation", 300), ("test", 600))
+
+
+def split_items(split: str):
+    """The items a split draws from: (uint8 `[n, 28, 28]`, labels `[n]`),
+    each class's `ITEM_RANGES[split]` share of its 500."""
+    data = np.load(raw_data_dir() / "fashion_mnist" / "items.npz")
+    images, labels = data["images"], data["labels"]
+    lo, hi = ITEM_RANGES[split]
+    keep = np.concatenate(
+        [np.flatnonzero(labels == c)[lo:hi] for c in range(len(CLASS_NAMES))]
+    )
+    return images[keep], labels[keep]
+
+
+def split_photos(split: str) -> list:
+    """The photographs a split draws from: uint8 RGB `[h, w, 3]` arrays."""
+    folder = raw_data_dir() / "backgrounds"
+    return [
+        np.asarray(Image.open(folder / f"{name}.jpg").convert("RGB"))
+        for name in BACKGROUNDS[split]
+    ]
 
 
 def _iou(a, b):
@@ -246,22 +275,11 @@ class FashionScenes(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         del dl_manager  # Built from the repository's files; nothing is downloaded.
-        root = raw_data_dir()
-        data = np.load(root / "fashion_mnist" / "items.npz")
-        images, labels = data["images"], data["labels"]
         counts = dict(self.builder_config.num_examples)
         out = {}
         for split in SPLITS:
-            lo, hi = ITEM_RANGES[split]
-            keep = np.concatenate(
-                [np.flatnonzero(labels == c)[lo:hi] for c in range(len(CLASS_NAMES))]
-            )
-            photos = [
-                np.asarray(Image.open(root / "backgrounds" / f"{n}.jpg").convert("RGB"))
-                for n in BACKGROUNDS[split]
-            ]
             out[split] = self._generate_examples(
-                split, counts[split], photos, images[keep], labels[keep]
+                split, counts[split], split_photos(split), *split_items(split)
             )
         return out
 
