@@ -14,6 +14,7 @@ bench/results/robust_scenes.json.
 
 import argparse
 import dataclasses
+import pathlib
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +27,8 @@ from overfeat_tf.data.fashion_scenes import (
     split_photos,
 )
 from overfeat_tf.serving import load_saved_model, saved_model_path
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def scenes(count: int, untinted: float, seed: int = 7):
@@ -51,7 +54,7 @@ def scenes(count: int, untinted: float, seed: int = 7):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="saved_models/fashion_demo")
+    parser.add_argument("--model", default=str(ROOT / "saved_models" / "fashion_demo"))
     parser.add_argument("--scenes", type=int, default=200)
     args = parser.parse_args()
     path = saved_model_path(args.model)

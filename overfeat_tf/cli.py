@@ -1,6 +1,6 @@
 """The `overfeat` command line.
 
-    overfeat demo                                   # the main job, 5-10 min
+    overfeat demo                                   # the main job, ~14 min
     overfeat describe --arch fast --size 231x231 --json
     overfeat train classify --preset fashion_small --set train.epochs=3
     overfeat train localize --preset fashion_localize
@@ -447,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
             "demo",
             add_demo_args,
             run_demo,
-            "train, export and evaluate a small model on embedded data (5-10 min)",
+            "train, export and evaluate a small model on embedded data (~14 min)",
         ),
         (
             "describe",

@@ -1,4 +1,4 @@
-"""`overfeat demo`: the main job on a fresh machine, in 5-10 minutes on 2 CPU cores.
+"""`overfeat demo`: the main job on a fresh machine, about 14 minutes on 2 CPU cores.
 
 1. builds the embedded `fashion_scenes/classification` dataset (offline),
 2. trains the small accurate network on it (`fashion_small` preset),
