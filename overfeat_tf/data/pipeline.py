@@ -194,6 +194,15 @@ def _source_region(hw, new_hw, offset, window: int):
     return origin, end - origin
 
 
+def _check_window(window: int, resize_short: int) -> None:
+    if window > resize_short:
+        raise ValueError(
+            f"A {window}x{window} crop does not fit in a shorter side of "
+            f"{resize_short}. Received: window={window}, "
+            f"resize_short={resize_short}."
+        )
+
+
 def random_resized_crop_flip(
     image, window: int, resize_short: int, seed, antialias: bool = True
 ):
@@ -225,12 +234,8 @@ def random_resized_crop_flip(
     Raises:
         ValueError: if `window` is larger than `resize_short`.
     """
-    if isinstance(resize_short, int) and window > resize_short:
-        raise ValueError(
-            f"A {window}x{window} crop does not fit in a shorter side of "
-            f"{resize_short}. Received: window={window}, "
-            f"resize_short={resize_short}."
-        )
+    if isinstance(resize_short, int):
+        _check_window(window, resize_short)
 
     def window_in(hw):
         new_hw = _short_side_size(hw, resize_short)
@@ -371,12 +376,7 @@ def train_dataset(
             f"resize_short_max must be at least resize_short. Received: "
             f"resize_short={resize_short}, resize_short_max={resize_short_max}"
         )
-    if window > resize_short:
-        raise ValueError(
-            f"A {window}x{window} crop does not fit in a shorter side of "
-            f"{resize_short}. Received: window={window}, "
-            f"resize_short={resize_short}."
-        )
+    _check_window(window, resize_short)
     per_image = crops_per_image * (2 if flip_copies else 1)
 
     def one_epoch(_):
