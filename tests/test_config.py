@@ -18,7 +18,7 @@ from overfeat_tf.config import (
 
 def test_default_is_the_papers_recipe():
     # Paper 3.1, read off the text; catches a default drifting to a preset's
-    # own choice (fashion_small's 0.9 / 5e-4, decoupled).
+    # own choice (fashion_small's Adam, decoupled decay, scale jittering).
     config = Config()
     train, data = config.train, config.data
     assert (train.base_learning_rate, train.base_batch_size) == (5e-2, 128)
@@ -27,7 +27,7 @@ def test_default_is_the_papers_recipe():
     assert train.lr_decay_factor == 0.5
     assert (train.optimizer, train.momentum, train.weight_decay) == ("sgd", 0.6, 1e-5)
     assert train.weight_decay_mode == "l2"
-    assert data.resize_short == 256
+    assert data.resize_short == 256 and data.resize_short_max is None
     assert get_config("accurate").train == train
     assert get_config("fast").model.arch == "fast"
 
