@@ -246,12 +246,14 @@ def _fashion_small():
     #   resize to window), jittered up to 196 (`data.resize_short_max`), so
     #   the network sees items at the sizes the larger test scales show them;
     # - Adam at 1e-3 with decoupled weight decay 1e-4 (AdamW), 32 epochs,
-    #   two decays: with the jitter, SGD (momentum 0.9, 0.02) stayed at
-    #   chance for 5 epochs; without it SGD trained the better single scale
-    #   (60.0% test top-1 at 97 px) but all six scales fell to 55.3%;
+    #   two decays: with the jitter, SGD (momentum 0.9, 0.02) was at 12.6%
+    #   validation top-1 after 5 epochs; without it SGD trained the better
+    #   single scale (60.0% test top-1 at 97 px) but all six scales fell to
+    #   55.3%;
     # - the SavedModel votes over all six scales and flips (the default
-    #   export): 58.8% test top-1 against 56.8% for the best single scale
-    #   (bench/table2.py, README "Multi-scale classification").
+    #   export): 60.9% test top-1 against 58.8% for the best single scale
+    #   (saved_models/fashion_demo/2; bench/table2.py, README "Multi-scale
+    #   classification").
     return Config(
         model=ModelConfig(arch="small_accurate", num_classes=10),
         data=DataConfig(
