@@ -54,8 +54,9 @@ def test_votes_equal_the_multiscale_classifier():
 
 
 def test_vote_accuracy_counts_top1_and_top5_by_rank():
-    # One scale, no flips: the maxima are the class vector. Label 0 ranks
-    # first, label 1 fifth, label 2 sixth, label 3 second.
+    # One scale, no flips: the maxima are the class vector, ranking the
+    # classes 0, 1, ..., 6. The four images' labels rank first, fifth,
+    # sixth and second.
     # Catches a top-5 that counts four or six guesses, a top-1 from the
     # lowest score, and labels matched to the wrong images.
     scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]] * 4, np.float32)
