@@ -41,7 +41,6 @@ def main():
     print("|---|---|---|---|---|---|")
     cells = {(tuple(r["scales"]), r["flips"], r["fine"]): r for r in table["rows"]}
     order = dict.fromkeys((tuple(r["scales"]), r["flips"]) for r in table["rows"])
-    rows = []
     for scales, flips in order:
         coarse, fine = cells[scales, flips, False], cells[scales, flips, True]
         label = ",".join(str(i + 1) for i in scales)
@@ -50,7 +49,6 @@ def main():
             f"{coarse['top5']:.1%} | {fine['top1']:.1%} | {fine['top5']:.1%} |"
         )
         print(line)
-        rows.append((f"{label} {'flips' if flips else ''}", line))
     report(
         "table2",
         [("seconds", f"{table['seconds']:.0f}")],
