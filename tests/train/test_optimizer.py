@@ -75,8 +75,15 @@ def test_dampening_is_torch7s():
 
 
 def test_decoupled_decay_is_keras_and_spares_biases():
-    # fashion_small: decoupled 5e-4, kernels only; the step itself undampened.
-    train = get_config("fashion_small").train
+    # SGD with decoupled decay 5e-4 (fashion_small's settings before it
+    # moved to Adam): kernels only; the step itself undampened.
+    train = dataclasses.replace(
+        get_config("fashion_small").train,
+        optimizer="sgd",
+        base_learning_rate=0.02,
+        momentum=0.9,
+        weight_decay=5e-4,
+    )
     assert train.weight_decay_mode == "decoupled"
     lr, m, wd = train.base_learning_rate, train.momentum, train.weight_decay
     got = _steps(build_optimizer(train, 1000), START, GRADIENTS)
