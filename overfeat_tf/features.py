@@ -7,6 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from overfeat_tf.files import atomic_file
 from overfeat_tf.images import read_image
 from overfeat_tf.model_dir import load_model_dir
 from overfeat_tf.models import feature_extractor
@@ -53,7 +54,6 @@ def save_features(model_dir, layer: str, paths, out, size=None) -> tuple:
             f"Images smaller than the {window}x{window} window: {small}; pass --size."
         )
     features = extractor.predict(np.stack(images), batch_size=8, verbose=0)
-    tmp = out + ".partial.npy"
-    np.save(tmp, features)
-    os.replace(tmp, out)
+    with atomic_file(out, ".npy") as tmp:
+        np.save(tmp, features)
     return features.shape

@@ -1,4 +1,4 @@
-"""Writing folders so that nothing half-written is ever left behind."""
+"""Writing files and folders so that nothing half-written is ever left behind."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 
-__all__ = ["atomic_directory"]
+__all__ = ["atomic_directory", "atomic_file"]
 
 
 @contextlib.contextmanager
@@ -49,3 +49,25 @@ def atomic_directory(path, overwrite: bool = False):
     finally:
         if os.path.exists(tmp):
             shutil.rmtree(tmp)
+
+
+@contextlib.contextmanager
+def atomic_file(path, suffix: str = ""):
+    """Writes a file beside `path` and renames it into place.
+
+    The yielded temporary path (`<path>.partial<suffix>`: `suffix` keeps
+    the ending a writer insists on, e.g. `.npy`, `.weights.h5`) becomes
+    `path` in one `os.replace` when the `with` block succeeds; on any
+    exception it is removed and `path` is untouched.
+
+    Yields:
+        str: the temporary file to write.
+    """
+    path = os.fspath(path)
+    tmp = f"{path}.partial{suffix}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from overfeat_tf.files import atomic_file
 from overfeat_tf.images import decode_image, error_text
 from overfeat_tf.serving import load_saved_model
 
@@ -205,10 +206,8 @@ def predict_to(model, inputs, output=None, draw_dir=None, batch_size=8, log=None
             print(format_prediction(result))
     else:
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-        partial = f"{output}.partial"
-        with open(partial, "w") as f:
+        with atomic_file(output) as partial, open(partial, "w") as f:
             f.writelines(to_json(result) + "\n" for result in results)
-        os.replace(partial, output)
     if log is not None:
         failed = sum("error" in result for result in results)
         print(

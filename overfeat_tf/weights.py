@@ -21,6 +21,8 @@ import os
 
 import numpy as np
 
+from overfeat_tf.files import atomic_file
+
 __all__ = ["load_class_names", "load_release_weights", "save_release_weights"]
 
 _DTYPE = np.dtype("<f4")
@@ -87,17 +89,11 @@ def save_release_weights(model, path) -> None:
     sees half of it.
     """
     path = os.fspath(path)
-    tmp = f"{path}.partial"
-    try:
-        with open(tmp, "wb") as f:
-            for layer in _weighted_layers(model):
-                kernel = np.asarray(layer.kernel.numpy(), _DTYPE)
-                f.write(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)).tobytes())
-                f.write(np.asarray(layer.bias.numpy(), _DTYPE).tobytes())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        for layer in _weighted_layers(model):
+            kernel = np.asarray(layer.kernel.numpy(), _DTYPE)
+            f.write(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)).tobytes())
+            f.write(np.asarray(layer.bias.numpy(), _DTYPE).tobytes())
 
 
 def load_class_names(path, num_classes: int) -> list[str]:

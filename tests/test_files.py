@@ -1,4 +1,5 @@
-"""Folders written whole or not at all: atomic_directory, save_model_dir."""
+"""Files and folders written whole or not at all: atomic_file,
+atomic_directory, save_model_dir."""
 
 import os
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import randomize
 
-from overfeat_tf.files import atomic_directory
+from overfeat_tf.files import atomic_directory, atomic_file
 from overfeat_tf.model_dir import load_model_dir, save_model_dir
 from overfeat_tf.models import OverFeat
 
@@ -67,3 +68,22 @@ def test_interrupted_save_model_dir_leaves_nothing(tmp_path, monkeypatch):
     assert names == ["a", "b", "c"]
     for a, b in zip(loaded.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_atomic_file_replaces_whole_or_not_at_all(tmp_path):
+    # Catches a writer that writes `path` in place (a failure then leaves
+    # half a file), or leaves its temporary file behind either way; the
+    # suffix is kept for writers that insist on their ending (np.save).
+    path = tmp_path / "out.npy"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_file(path, ".npy") as tmp:
+            assert tmp.endswith(".npy") and tmp != str(path)
+            np.save(tmp, np.arange(3))
+            raise RuntimeError("interrupted")
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["out.npy"]
+    with atomic_file(path, ".npy") as tmp:
+        np.save(tmp, np.arange(3))
+        assert path.read_text() == "old"
+    np.testing.assert_array_equal(np.load(path), np.arange(3))
+    assert os.listdir(tmp_path) == ["out.npy"]

@@ -23,7 +23,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from overfeat_tf.files import atomic_directory
+from overfeat_tf.files import atomic_directory, atomic_file
 from overfeat_tf.model_dir import CLASS_NAMES_FILE, write_class_names
 from overfeat_tf.serving.module import ServingModule
 
@@ -109,10 +109,8 @@ def write_models_config(root, serving_root: str = "/models") -> str:
         for n in names
     )
     path = os.path.join(root, "models.config")
-    tmp = path + ".partial"
-    with open(tmp, "w") as f:
+    with atomic_file(path) as tmp, open(tmp, "w") as f:
         f.write("model_config_list {\n" + entries + "}\n")
-    os.replace(tmp, path)
     return path
 
 

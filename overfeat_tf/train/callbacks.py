@@ -7,6 +7,8 @@ import os
 import keras
 import tensorflow as tf
 
+from overfeat_tf.files import atomic_file
+
 __all__ = [
     "AtomicCheckpoint",
     "DetectionImages",
@@ -90,9 +92,8 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.weights.h5")
-        tmp = path + ".partial.weights.h5"
-        (self.target or self.model).save_weights(tmp)
-        os.replace(tmp, path)
+        with atomic_file(path, ".weights.h5") as tmp:
+            (self.target or self.model).save_weights(tmp)
         saved = sorted(f for f in os.listdir(self.directory) if f.startswith("epoch_"))
         for old in saved[: -self.keep]:
             os.remove(os.path.join(self.directory, old))
