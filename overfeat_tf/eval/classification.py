@@ -71,7 +71,8 @@ def maxima_function(model, fine: bool = True, mode: str = "aspect"):
     Returns:
         A function of float `[batch, height, width, 3]` images (RGB in [0,
         255]) returning float32 `[batch, scales, 2, classes]`: `[:, i, 0]` the
-        plain pass at spec scale i, `[:, i, 1]` the mirrored one.
+        plain pass at spec scale i, `[:, i, 1]` the mirrored one; a
+        detector's object classes only, as `MultiScaleClassifier` votes.
     """
     classifier = MultiScaleClassifier(model, flips=True, fine=fine, mode=mode)
     n_scales = len(model.spec.scales)
@@ -79,10 +80,15 @@ def maxima_function(model, fine: bool = True, mode: str = "aspect"):
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
     def maxima(images):
         maps = classifier.maps(images)
+        objects = classifier.num_object_classes
         out = tf.stack(
-            [tf.reduce_max(m["probabilities"], axis=[1, 2]) for m in maps], 1
+            [
+                tf.reduce_max(m["probabilities"][..., :objects], axis=[1, 2])
+                for m in maps
+            ],
+            1,
         )
-        return tf.reshape(out, [tf.shape(out)[0], n_scales, 2, model.num_classes])
+        return tf.reshape(out, [tf.shape(out)[0], n_scales, 2, objects])
 
     return maxima
 

@@ -17,6 +17,9 @@ class whose windows agree on one box outscores a class that wins a few
 windows with scattered boxes, which is the paper's argument for merging
 over suppression.
 
+A detector localizes its object classes only: background is never among
+the k classes of step (a).
+
 Boxes come out as float32 `[ymin, xmin, ymax, xmax]` in pixels of the
 original image, clipped to it.
 """
@@ -107,6 +110,7 @@ def localize_maps(
     threshold: float = MERGE_THRESHOLD,
     max_detections: int = 5,
     jit_compile: bool = False,
+    num_object_classes: int | None = None,
 ):
     """Steps (a)-(g) of the module docstring on `MultiScaleClassifier.maps`.
 
@@ -117,6 +121,9 @@ def localize_maps(
         threshold: float: the merge's `match_score` threshold.
         max_detections: int: boxes returned per image.
         jit_compile: bool: run the merge loop through XLA (`greedy_merge`).
+        num_object_classes: int or None: only the first this many classes
+            are localized (a detector's objects, background left out); None:
+            every class.
 
     Returns:
         dict of `boxes` float32 `[batch, max_detections, 4]` pixels,
@@ -125,6 +132,7 @@ def localize_maps(
         `num_detections` int32 `[batch]`; rows past `num_detections` are 0.
     """
     probs, boxes, per_class = cell_predictions(maps)
+    probs = probs[..., :num_object_classes]  # a per-class box is still at its class
     classes = probs.shape[-1]
 
     # (a) per scale: top-k classes by spatial maximum over both flips.
@@ -211,7 +219,13 @@ class MultiScaleLocalizer:
                 f"max_detections must be at least 1. Received: {max_detections!r}"
             )
         self.classifier = MultiScaleClassifier(
-            model, scales, flips, fine, min(top_k, model.num_classes), mode, formulation
+            model,
+            scales,
+            flips,
+            fine,
+            min(top_k, model.num_object_classes),
+            mode,
+            formulation,
         )
         self.model = model
         self.top_k = top_k
@@ -252,6 +266,7 @@ class MultiScaleLocalizer:
             self.threshold,
             self.max_detections,
             self.jit_compile,
+            self.classifier.num_object_classes,
         )
 
 

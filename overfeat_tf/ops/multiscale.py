@@ -113,6 +113,13 @@ class MultiScaleClassifier:
     [0, 255], one size per batch) that never retraces for a new image size.
     It returns `{"classes": int32 [batch, k], "scores": [batch, k],
     "probabilities": [batch, classes]}`.
+
+    A detector (`model.background`) votes over its object classes only: each
+    window's probabilities are its softmax over all classes, background
+    included, so a window of bare background gives every object a low
+    score instead of a share of a renormalised one; `"probabilities"` then
+    has `model.num_object_classes` columns and background is never
+    returned. `maps` keeps every class, background last.
     """
 
     def __init__(
@@ -139,11 +146,13 @@ class MultiScaleClassifier:
             raise ValueError(
                 f"Unknown scale mode. Expected one of {MODES}. Received: {mode!r}"
             )
-        if not 1 <= top_k <= model.num_classes:
+        objects = getattr(model, "num_object_classes", model.num_classes)
+        if not 1 <= top_k <= objects:
             raise ValueError(
-                f"top_k must be in 1..{model.num_classes}. Received: top_k={top_k!r}"
+                f"top_k must be in 1..{objects}. Received: top_k={top_k!r}"
             )
         self.model = model
+        self.num_object_classes = objects
         self.spec = spec
         self.scale_indices = tuple(indices)
         self.flips = flips
@@ -253,6 +262,7 @@ class MultiScaleClassifier:
 
     def _classify(self, images):
         probabilities = aggregate([m["probabilities"] for m in self.maps(images)])
+        probabilities = probabilities[:, : self.num_object_classes]
         scores, classes = tf.math.top_k(probabilities, k=self.top_k)
         return {"classes": classes, "scores": scores, "probabilities": probabilities}
 

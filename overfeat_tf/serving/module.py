@@ -33,6 +33,11 @@ gets (paper 5, `MultiScaleDetector`):
   scored by their summed probabilities (one window's with NMS), at most
   `max_detections` scoring at least `export.min_score`.
 
+A detector's `classify_*` and `localize_*` answer with its object classes
+only (each window's probabilities its softmax over every class, background
+included; `MultiScaleClassifier`), so one detector with its regressor
+serves all three tasks of the paper.
+
 `serving_default` is `export.serving_default` (`classify_bytes` unless
 the config says `detect_bytes` or `localize_bytes`).
 
@@ -102,7 +107,7 @@ class ServingModule(tf.Module):
             scales=export.scales,
             flips=export.flips,
             fine=export.fine,
-            top_k=min(export.top_k, model.num_classes),
+            top_k=min(export.top_k, model.num_object_classes),
             mode=export.scale_mode,
         )
         self._max_pixels = export.max_pixels

@@ -238,3 +238,60 @@ def test_as_detector_keeps_the_classifier_and_adds_background():
     )
     with pytest.raises(ValueError, match="not a detector"):
         MultiScaleDetector(base)
+
+
+def _background_heavy_detector(regressor):
+    """A detector whose background column outweighs every object's at every
+    cell (object columns still differing from cell to cell), regressing boxes
+    near their windows, so cells of one class merge."""
+    det = _detector(regressor, seed=6)
+    fc9 = det.get_layer("fc9")
+    fc9.kernel.assign(fc9.kernel * 0.05)
+    bias = np.zeros(OBJECTS + 1, np.float32)
+    bias[-1] = 3.0
+    fc9.bias.assign(bias)
+    last = det.get_layer("regress3")
+    last.kernel.assign(last.kernel * 0.05)
+    last.bias.assign(np.resize(np.float32([0.2, 0.1, 0.8, 0.9]), last.bias.shape))
+    return det
+
+
+@pytest.mark.parametrize("regressor", ["single", "per_class"])
+def test_a_detector_classifies_and_localizes_objects_only(regressor):
+    """Whole-image classification and localization of a detector vote over
+    its object classes: each window's object probabilities are its softmax
+    over every class (background included), never renormalised without
+    background, and background is neither returned nor localized."""
+    from overfeat_tf.ops.localize import MultiScaleLocalizer, localize_maps
+    from overfeat_tf.ops.multiscale import MultiScaleClassifier
+
+    det = _background_heavy_detector(regressor)
+    images = np.random.default_rng(7).uniform(0, 255, (2, 110, 130, 3))
+    images = images.astype(np.float32)
+    classifier = MultiScaleClassifier(det, scales=[0, 2], top_k=OBJECTS)
+    maps = classifier.maps(images, regress=True)
+    probs = [m["probabilities"].numpy() for m in maps]
+    assert all(p.shape[-1] == OBJECTS + 1 for p in probs)
+    assert all((p.argmax(-1) == OBJECTS).all() for p in probs)
+    want = np.mean([p[..., :OBJECTS].max(axis=(1, 2)) for p in probs], axis=0)
+    out = classifier(images)
+    np.testing.assert_allclose(out["probabilities"].numpy(), want, rtol=1e-5)
+    np.testing.assert_array_equal(out["classes"].numpy(), np.argsort(-want, 1))
+    with pytest.raises(ValueError, match=r"top_k must be in 1\.\.3"):
+        MultiScaleClassifier(det, top_k=OBJECTS + 1)
+
+    # Localization: the merge of the same cells with the background column
+    # taken out by hand (a per-class regressor's background boxes with it).
+    localizer = MultiScaleLocalizer(det, scales=[0, 2], top_k=2, max_detections=4)
+    got = {k: v.numpy() for k, v in localizer(images).items()}
+    assert got["num_detections"].min() >= 1
+    assert got["classes"].max() < OBJECTS
+    trimmed = []
+    for m in maps:
+        m = dict(m, probabilities=m["probabilities"][..., :OBJECTS])
+        if regressor == "per_class":
+            m["regression"] = m["regression"][..., : 4 * OBJECTS]
+        trimmed.append(m)
+    want = localize_maps(trimmed, [110, 130], top_k=2, max_detections=4)
+    for key, value in want.items():
+        np.testing.assert_allclose(got[key], value.numpy(), rtol=1e-5, atol=1e-4)

@@ -12,7 +12,7 @@ from test_export import _cli_run, _warmup_signatures
 
 from overfeat_tf.config import Config
 from overfeat_tf.models import OverFeat, as_detector
-from overfeat_tf.ops import MultiScaleDetector
+from overfeat_tf.ops import MultiScaleClassifier, MultiScaleDetector
 from overfeat_tf.serving import ServingModule, export_saved_model, load_saved_model
 
 NAMES = ["cap", "shoe", "bag"]
@@ -99,6 +99,26 @@ def test_merged_scores_add_up_windows_nms_scores_are_one_window(exported):
     nms = MultiScaleDetector.from_export(model, config.export, method="nms")
     out = nms(images.astype(np.float32))
     assert 0.2 <= float(out["scores"][0, 0]) <= 1.0
+
+
+def test_a_detectors_classify_and_localize_name_objects_only(exported):
+    # One SavedModel for the three tasks: its classification and
+    # localization answer with the detector's object classes, as the
+    # Python classifier votes them, never with "background".
+    model, config, _, signatures = exported
+    images = np.random.default_rng(5).integers(0, 256, (2, 100, 130, 3), np.uint8)
+    reference = MultiScaleClassifier(model, scales=(0, 2), top_k=3)
+    want = reference(images.astype(np.float32))
+    got = signatures["classify_images"](images=tf.constant(images))
+    assert got["classes"].shape == (2, 3)
+    np.testing.assert_array_equal(got["classes"], want["classes"])
+    np.testing.assert_allclose(got["scores"], want["scores"], rtol=1e-5)
+    names = {s.decode() for s in got["class_names"].numpy().ravel()}
+    assert names == set(NAMES)
+    boxes = signatures["localize_images"](images=tf.constant(images))
+    found = boxes["detection_class_names"].numpy().ravel()
+    assert {s.decode() for s in found} <= {*NAMES, ""}
+    assert boxes["num_detections"].numpy().min() >= 1
 
 
 def test_warmup_requests_cover_the_detect_signatures(exported):
