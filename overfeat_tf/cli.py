@@ -1,6 +1,6 @@
 """The `overfeat` command line.
 
-    overfeat demo                                   # the main job, ~14 min
+    overfeat demo                                   # the main job, ~35 min
     overfeat describe --arch fast --size 231x231 --json
     overfeat train classify --preset fashion_small --set train.epochs=3
     overfeat train localize --preset fashion_localize
@@ -413,7 +413,14 @@ def add_demo_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--run-dir", default="runs/fashion_demo", help="training outputs"
     )
     parser.add_argument("--data-dir", help="TFDS data dir (default: TFDS' own)")
-    _add_set_arg(parser, "override the fashion_small config, e.g. --set train.epochs=5")
+    parser.add_argument(
+        "--limit", type=int, help="evaluate the first N scenes of each test split"
+    )
+    _add_set_arg(
+        parser,
+        "override both stages' configs (fashion_small, fashion_detect), e.g. "
+        "--set train.epochs=5",
+    )
     return parser
 
 
@@ -421,7 +428,7 @@ def run_demo(args: argparse.Namespace) -> int:
     """Runs `overfeat demo`; returns the exit code."""
     from overfeat_tf.demo import run_demo as demo
 
-    demo(args.out, args.run_dir, args.data_dir, args.set)
+    demo(args.out, args.run_dir, args.data_dir, args.set, args.limit)
     return 0
 
 

@@ -1,21 +1,28 @@
 """Evaluation: the paper's error measures, its Table 2, and COCO's AP."""
 
 from overfeat_tf.eval.classification import Vote, vote_table
-from overfeat_tf.eval.detection import coco_ap, evaluate_detector
+from overfeat_tf.eval.detection import (
+    coco_ap,
+    evaluate_detect_signature,
+    evaluate_detector,
+)
 from overfeat_tf.eval.localization import (
     evaluate_localizer,
     ground_truth_batches,
     localization_hits,
+    localize_signature,
 )
 from overfeat_tf.eval.model_dir import evaluate_model_dir
 
 __all__ = [
     "Vote",
     "coco_ap",
+    "evaluate_detect_signature",
     "evaluate_detector",
     "evaluate_localizer",
     "evaluate_model_dir",
     "ground_truth_batches",
     "localization_hits",
+    "localize_signature",
     "vote_table",
 ]

@@ -17,7 +17,12 @@ import time
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["MAX_DETECTIONS", "coco_ap", "evaluate_detector"]
+__all__ = [
+    "MAX_DETECTIONS",
+    "coco_ap",
+    "evaluate_detect_signature",
+    "evaluate_detector",
+]
 
 MAX_DETECTIONS = 100  # COCO's
 
@@ -106,16 +111,31 @@ def coco_ap(ground_truth, detections, num_classes: int) -> dict:
     return {"AP": stats[0], "AP50": stats[1], "AP75": stats[2]}
 
 
-def evaluate_detector(detector, dataset, methods=("merge", "nms")) -> dict:
+def _truth(example) -> dict:
+    """`coco_ap`'s ground truth of one TFDS example (`image`, `objects`)."""
+    image = example["image"]
+    h, w = int(image.shape[0]), int(image.shape[1])
+    return {
+        "boxes": example["objects"]["bbox"].numpy() * [h, w, h, w],
+        "labels": example["objects"]["label"].numpy(),
+        "height": h,
+        "width": w,
+    }
+
+
+def evaluate_detector(
+    detector, dataset, methods=("merge", "nms"), max_detections=MAX_DETECTIONS
+) -> dict:
     """AP of a detector on a dataset, post-processed by each method.
 
     Args:
         detector: `overfeat_tf.ops.detect.MultiScaleDetector`. Its threshold,
             merge and NMS settings apply; each method keeps up to
-            `MAX_DETECTIONS` boxes per image (COCO's count) with no
-            `min_score`, so AP sees the whole ranking.
+            `max_detections` boxes per image with no `min_score`, so AP
+            sees the whole ranking.
         dataset: `tf.data.Dataset` of TFDS examples (`image`, `objects`).
         methods: tuple of `"merge"` and / or `"nms"`.
+        max_detections: int. Boxes kept per image (default COCO's 100).
 
     Returns:
         dict: per method a dict of `coco_ap`, plus `examples`, `seconds`.
@@ -125,7 +145,7 @@ def evaluate_detector(detector, dataset, methods=("merge", "nms")) -> dict:
     settings = {
         **detector.settings,
         "min_score": 0.0,
-        "max_detections": MAX_DETECTIONS,
+        "max_detections": max_detections,
     }
     post = {
         method: tf.function(
@@ -140,18 +160,9 @@ def evaluate_detector(detector, dataset, methods=("merge", "nms")) -> dict:
     truth, found = [], {m: [] for m in methods}
     start = time.perf_counter()
     for example in dataset:
-        image = example["image"]
-        h, w = int(image.shape[0]), int(image.shape[1])
-        boxes = example["objects"]["bbox"].numpy() * [h, w, h, w]
-        truth.append(
-            {
-                "boxes": boxes,
-                "labels": example["objects"]["label"].numpy(),
-                "height": h,
-                "width": w,
-            }
-        )
-        maps = maps_fn(tf.cast(image, tf.float32)[None])
+        truth.append(_truth(example))
+        h, w = truth[-1]["height"], truth[-1]["width"]
+        maps = maps_fn(tf.cast(example["image"], tf.float32)[None])
         for method in methods:
             out = post[method](maps, tf.constant([h, w]))
             n = int(out["num_detections"][0])
@@ -164,5 +175,39 @@ def evaluate_detector(detector, dataset, methods=("merge", "nms")) -> dict:
             )
     objects = detector.model.num_object_classes
     result = {m: coco_ap(truth, found[m], objects) for m in methods}
+    result.update(examples=len(truth), seconds=time.perf_counter() - start)
+    return result
+
+
+def evaluate_detect_signature(detect, dataset, num_classes: int) -> dict:
+    """AP of a SavedModel's `detect_images` signature on a dataset.
+
+    Args:
+        detect: the signature (or any function of `images` uint8 `[1, h, w,
+            3]` giving its outputs: `detection_boxes` normalised,
+            `detection_scores`, `detection_classes`, `num_detections`). Its
+            exported settings apply, `max_detections` and `min_score`
+            included.
+        dataset: `tf.data.Dataset` of TFDS examples (`image`, `objects`).
+        num_classes: int. Object classes.
+
+    Returns:
+        dict: `coco_ap`'s measures, plus `examples`, `seconds`.
+    """
+    truth, found = [], []
+    start = time.perf_counter()
+    for example in dataset:
+        truth.append(_truth(example))
+        h, w = truth[-1]["height"], truth[-1]["width"]
+        out = detect(images=tf.cast(example["image"], tf.uint8)[None])
+        n = int(out["num_detections"][0])
+        found.append(
+            {
+                "boxes": out["detection_boxes"][0, :n].numpy() * [h, w, h, w],
+                "scores": out["detection_scores"][0, :n].numpy(),
+                "classes": out["detection_classes"][0, :n].numpy(),
+            }
+        )
+    result = coco_ap(truth, found, num_classes)
     result.update(examples=len(truth), seconds=time.perf_counter() - start)
     return result

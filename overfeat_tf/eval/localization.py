@@ -15,7 +15,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["evaluate_localizer", "ground_truth_batches", "localization_hits"]
+__all__ = [
+    "evaluate_localizer",
+    "ground_truth_batches",
+    "localization_hits",
+    "localize_signature",
+]
 
 IOU_THRESHOLD = 0.5
 
@@ -118,3 +123,20 @@ def evaluate_localizer(localize, dataset, batch_size: int = 50, ks=(1, 5)) -> di
         result[f"box_error_top{k}"] = 1.0 - hits[k, False] / total
     result.update(examples=total, seconds=time.perf_counter() - start)
     return result
+
+
+def localize_signature(signature):
+    """A SavedModel's `localize_images` signature as `evaluate_localizer`'s
+    `localize`: float images in, boxes in pixels out."""
+
+    def localize(images):
+        out = signature(images=tf.cast(images, tf.uint8))
+        hw = tf.cast(tf.shape(images)[1:3], tf.float32)
+        scale = tf.stack([hw[0], hw[1], hw[0], hw[1]])
+        return {
+            "boxes": out["detection_boxes"] * scale,
+            "classes": out["detection_classes"],
+            "num_detections": out["num_detections"],
+        }
+
+    return localize

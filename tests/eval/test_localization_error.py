@@ -3,7 +3,12 @@
 import numpy as np
 import tensorflow as tf
 
-from overfeat_tf.eval import evaluate_localizer, localization_hits
+from overfeat_tf.eval import (
+    evaluate_detect_signature,
+    evaluate_localizer,
+    localization_hits,
+    localize_signature,
+)
 
 
 def test_hits_need_the_class_and_half_the_box():
@@ -66,3 +71,73 @@ def test_evaluate_localizer_counts_a_perfect_and_a_wrong_localizer():
 
     result = evaluate_localizer(shifted, ds, batch_size=4, ks=(1,))
     assert result["error_top1"] == 1.0 and result["box_error_top1"] == 1.0
+
+
+def _scenes():
+    """Three images of two sizes, one or two boxes each (normalised)."""
+    examples = [
+        ((40, 60), [[0.1, 0.2, 0.6, 0.9]], [2]),
+        ((50, 30), [[0.0, 0.1, 0.5, 0.5], [0.5, 0.5, 1.0, 0.9]], [0, 1]),
+        ((40, 60), [[0.3, 0.3, 0.9, 0.7]], [1]),
+    ]
+    for (h, w), boxes, labels in examples:
+        yield {
+            "image": tf.zeros([h, w, 3], tf.uint8),
+            "objects": {
+                "bbox": tf.constant(boxes, tf.float32),
+                "label": tf.constant(labels, tf.int64),
+            },
+        }
+
+
+def _signature(examples, shift=0.0, pad=3):
+    """A stand-in for a SavedModel's box signature answering each image with
+    its true boxes (normalised, moved by `shift`), padded to `pad` rows."""
+    answers = iter(examples)
+
+    def signature(images):
+        assert images.dtype == tf.uint8
+        truth = next(answers)["objects"]
+        n = min(len(truth["label"]), pad)
+        boxes = np.zeros((1, pad, 4), np.float32)
+        boxes[0, :n] = truth["bbox"].numpy()[:n] + shift
+        classes = np.zeros((1, pad), np.int32)
+        classes[0, :n] = truth["label"].numpy()[:n]
+        scores = np.zeros((1, pad), np.float32)
+        scores[0, :n] = 0.9
+        return {
+            "detection_boxes": tf.constant(boxes),
+            "detection_classes": tf.constant(classes),
+            "detection_scores": tf.constant(scores),
+            "num_detections": tf.constant([n], tf.int32),
+        }
+
+    return signature
+
+
+def test_signature_answers_are_scored_in_their_images_pixels():
+    # The signatures answer in normalised boxes; AP and the localization
+    # error count in pixels of images of different shapes. Catches boxes
+    # left normalised, or scaled by (width, height) in place of (height,
+    # width), and a padded row counted as a detection.
+    examples = list(_scenes())
+    ap = evaluate_detect_signature(_signature(examples), examples, num_classes=3)
+    assert ap["examples"] == 3 and ap["AP50"] == 1.0 and ap["AP"] == 1.0
+    moved = evaluate_detect_signature(_signature(examples, 0.3), examples, 3)
+    assert moved["AP50"] == 0.0
+
+    ds = tf.data.Dataset.from_generator(  # one image a batch: sizes differ
+        _scenes,
+        output_signature={
+            "image": tf.TensorSpec([None, None, 3], tf.uint8),
+            "objects": {
+                "bbox": tf.TensorSpec([None, 4], tf.float32),
+                "label": tf.TensorSpec([None], tf.int64),
+            },
+        },
+    )
+    localize = localize_signature(_signature(examples, pad=1))
+    result = evaluate_localizer(localize, ds, batch_size=1, ks=(1,))
+    assert result["examples"] == 3 and result["error_top1"] == 0.0
+    localize = localize_signature(_signature(examples, 0.3, pad=1))
+    assert evaluate_localizer(localize, ds, batch_size=1, ks=(1,))["error_top1"] == 1.0
