@@ -11,8 +11,7 @@ from PIL import Image
 from overfeat_tf import cli
 from overfeat_tf.serving import load_saved_model
 
-# The committed classifier. The detection fields come from predict_bytes,
-# shared with `overfeat predict` (tests/serving/test_localize_export.py).
+# The committed demo model: a detector, answering classes and boxes.
 MODEL = "saved_models/fashion_demo"
 
 
@@ -70,13 +69,26 @@ def test_batch_predict_writes_one_line_per_file_equal_to_the_model(tmp_path):
     data = tf.constant([open(path, "rb").read() for path in paths])
     classified = signatures["classify_bytes"](image_bytes=data)
     assert len({int(c) for c in classified["classes"][:, 0]}) > 1  # not one answer
+    detected = signatures["detect_bytes"](image_bytes=data)
+    assert detected["num_detections"].numpy().max() > 0  # some boxes to compare
     for i, path in enumerate(paths):
         got = by_file[path]
         want = {k: v[i].numpy() for k, v in classified.items()}
-        assert set(got) == {"file", *want}
+        count = int(detected["num_detections"][i])
+        boxes = {
+            k: v[i, :count].numpy()
+            for k, v in detected.items()
+            if k != "num_detections"
+        }
+        assert set(got) == {"file", *want, *boxes}
         np.testing.assert_allclose(got["scores"], want["scores"], rtol=1e-5)
         assert got["classes"] == want["classes"].tolist()
         assert got["class_names"] == [n.decode() for n in want["class_names"]]
+        np.testing.assert_allclose(
+            np.reshape(got["detection_boxes"], (-1, 4)), boxes["detection_boxes"],
+            atol=1e-5,
+        )  # fmt: skip
+        assert got["detection_classes"] == boxes["detection_classes"].tolist()
     # `overfeat predict` over the folder, in batches of 5, to JSON lines:
     # the same lines (the corrupt file's error too). Catches a local batch
     # path that drops a batch's tail or stops at the corrupt file.
