@@ -454,7 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
             "demo",
             add_demo_args,
             run_demo,
-            "train, export and evaluate a small model on embedded data (~14 min)",
+            "classify, localize and detect on embedded data: train, export, "
+            "evaluate (~45 min)",
         ),
         (
             "describe",

@@ -241,7 +241,8 @@ def _fast():
 def _fashion_small():
     # The embedded fashion_scenes/classification set (2.0.0: 112x112 scenes,
     # one item of 28-112 px, 10 classes) with the small accurate network
-    # (85 px window), about 14 minutes on 2 CPU cores:
+    # (85 px window), about 12 minutes on 2 CPU cores (the classifier of
+    # `overfeat demo`, which fine-tunes it into its detector):
     # - the short side goes to 98 (= 85 * 256 / 221, the paper's ratio of
     #   resize to window), jittered up to 196 (`data.resize_short_max`), so
     #   the network sees items at the sizes the larger test scales show them;
@@ -252,8 +253,8 @@ def _fashion_small():
     #   55.3%;
     # - the SavedModel votes over all six scales and flips (the default
     #   export): 60.9% test top-1 against 58.8% for the best single scale
-    #   (saved_models/fashion_demo/2; bench/table2.py, README "Multi-scale
-    #   classification").
+    #   (the classifier of saved_models/fashion_demo/2, in the history;
+    #   bench/table2.py, README "Multi-scale classification").
     return Config(
         model=ModelConfig(arch="small_accurate", num_classes=10),
         data=DataConfig(
