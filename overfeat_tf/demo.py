@@ -99,7 +99,8 @@ def _configs(run_dir, data_dir, overrides):
         config.run.out_dir = run_dir
         config.data.data_dir = data_dir
         config.train.verbose = verbose
-        config.detect.init_from = run_dir
+        if preset == "fashion_detect":
+            config.detect.init_from = run_dir
         configs.append(apply_overrides(config, overrides))
     return configs
 
@@ -256,8 +257,9 @@ def run_demo(
         flush=True,
     )
     metrics = _evaluate(path, model, export, data_dir, detect.train.verbose == 1, limit)
-    print(f"[5/5] Drawing test scenes into {os.path.join(run_dir, 'pictures')}")
-    metrics["pictures"] = _pictures(path, data_dir, os.path.join(run_dir, "pictures"))
+    pictures = os.path.join(run_dir, "pictures")
+    print(f"[5/5] Drawing test scenes into {pictures}", flush=True)
+    metrics["pictures"] = _pictures(path, data_dir, pictures)
     counts = ", ".join(f"{metrics[task]['examples']} {task}" for task, _ in DEMO_SPLITS)
     metrics.update(
         saved_model=path,

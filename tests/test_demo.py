@@ -13,7 +13,7 @@ from PIL import Image
 
 from overfeat_tf.demo import DEMO_SPLITS
 
-LIMIT = 60  # test scenes evaluated per split
+LIMIT = 40  # test scenes evaluated per split
 
 
 def _percent(text, label):
@@ -39,9 +39,9 @@ def test_demo_end_to_end_short(tfds_dir, tmp_path):
         "--set",
         "train.epochs=1",
         "--set",
-        "train.steps_per_epoch=12",
+        "train.steps_per_epoch=6",
         "--set",
-        "train.validation_steps=2",
+        "train.validation_steps=1",
         # One scale, no flips: the evaluations take seconds.
         "--set",
         "export.scales=[0]",
