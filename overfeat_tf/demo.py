@@ -105,9 +105,9 @@ def _configs(run_dir, data_dir, overrides):
     return configs
 
 
-def _evaluate(path, model, export, data_dir, progress, limit=None):
-    """Each task through the SavedModel on its test split (module docstring)."""
-    signatures = load_saved_model(path).signatures
+def _evaluate(path, signatures, model, export, data_dir, progress, limit=None):
+    """Each task through the SavedModel at `path` (its loaded `signatures`)
+    on its test split (module docstring)."""
     tests = {}
     for task, name in DEMO_SPLITS:
         test, _ = load_split(name, "test", data_dir)
@@ -160,12 +160,11 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def _pictures(path, data_dir, out_dir, count=PICTURES):
+def _pictures(signatures, data_dir, out_dir, count=PICTURES):
     """Contact sheets of test scenes annotated by the SavedModel: its top-1
     class (classification), its best box (localization), its boxes scoring
     at least a third of the best, six at most (detection); the true classes
     in the captions."""
-    signatures = load_saved_model(path).signatures
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for task, dataset in DEMO_SPLITS:
@@ -256,10 +255,13 @@ def run_demo(
         f"({scales} scales{flips}, {stride} stride)",
         flush=True,
     )
-    metrics = _evaluate(path, model, export, data_dir, detect.train.verbose == 1, limit)
+    signatures = load_saved_model(path).signatures
+    metrics = _evaluate(
+        path, signatures, model, export, data_dir, detect.train.verbose == 1, limit
+    )
     pictures = os.path.join(run_dir, "pictures")
     print(f"[5/5] Drawing test scenes into {pictures}", flush=True)
-    metrics["pictures"] = _pictures(path, data_dir, pictures)
+    metrics["pictures"] = _pictures(signatures, data_dir, pictures)
     counts = ", ".join(f"{metrics[task]['examples']} {task}" for task, _ in DEMO_SPLITS)
     metrics.update(
         saved_model=path,
