@@ -25,6 +25,8 @@ so a resumed run sees exactly the batches an uninterrupted one would.
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -157,17 +159,21 @@ def _resized_window(source, origin, hw, new_hw, offset, window: int):
     return tf.clip_by_value(out, 0.0, 255.0)
 
 
-def _bilinear_window(source, origin, hw, new_hw, offset, window: int):
+def _bilinear_window(source, origin, hw, new_hw, offset, window: int, mirror=False):
     """`_resized_window` without antialiasing: the window of
     `tf.image.resize(image, new_hw)` (`ResizeBilinear`, half-pixel
-    centres, edges clamped), sampled from `source` by `crop_and_resize`.
+    centres, edges clamped), sampled from `source` by `crop_and_resize`,
+    mirrored left to right where `mirror` (a bool scalar) is true.
 
     Output pixel `i` of an axis reads the image at `(offset + i + 0.5) *
     hw / new_hw - 0.5`, mixing the four source pixels around that point as
     `ResizeBilinear` does, whatever the shrink factor. When enlarging, the
     first and last points fall up to half a pixel outside the image, where
     `ResizeBilinear` repeats the edge: so does the one-pixel mirror added
-    then (`crop_and_resize` would fill zeros).
+    then (`crop_and_resize` would fill zeros). The mirror image is the same
+    box with its left and right edges swapped: `crop_and_resize` then
+    samples the columns from right to left, at the same points, so the
+    flip costs no pass over the window.
     """
     pad = tf.cast(tf.reduce_any(new_hw > hw), tf.int32)
     source = tf.pad(source, [[pad, pad], [pad, pad], [0, 0]], "SYMMETRIC")
@@ -177,6 +183,7 @@ def _bilinear_window(source, origin, hw, new_hw, offset, window: int):
     last = first + (window - 1) * scale
     span = tf.cast(tf.maximum(tf.shape(source)[:2] - 1, 1), tf.float32)
     box = tf.concat([first / span, last / span], 0)
+    box = tf.where(mirror, tf.gather(box, [0, 3, 2, 1]), box)
     return tf.image.crop_and_resize(source[None], box[None], [0], [window, window])[0]
 
 
@@ -236,6 +243,27 @@ def random_resized_crop_flip(
     """
     if isinstance(resize_short, int):
         _check_window(window, resize_short)
+    source, origin, hw, new_hw, offset = _window_source(
+        image, window, resize_short, seed
+    )
+    flip_seed = tf.random.experimental.stateless_split(seed, 2)[1]
+    if not antialias:
+        mirror = tf.random.stateless_uniform([], flip_seed) < 0.5
+        return _bilinear_window(source, origin, hw, new_hw, offset, window, mirror)
+    crop = _resized_window(source, origin, hw, new_hw, offset, window)
+    return tf.image.stateless_random_flip_left_right(crop, flip_seed)
+
+
+def _window_source(image, window: int, resize_short, seed):
+    """Where the window of `random_resized_crop_flip` lies, and the pixels
+    it reads: (source, its origin in the image, the image's `hw`, `new_hw`
+    after the resize, the window's offset in the resized image). A JPEG is
+    decoded only where the window's kernels reach, other images whole.
+
+    The format is checked image by image (`tf.io.is_jpeg`, a `tf.cond`
+    that costs ~10% of the training pipeline's rate): a TFDS dataset whose
+    images are declared JPEG stores an image file's bytes as it reads
+    them, PNG or not."""
 
     def window_in(hw):
         new_hw = _short_side_size(hw, resize_short)
@@ -245,28 +273,23 @@ def random_resized_crop_flip(
         hw = tf.shape(source)[:2]
         return (source, tf.zeros([2], tf.int32), hw, *window_in(hw))
 
-    if image.dtype == tf.string:
+    if image.dtype != tf.string:
+        return whole(image)
 
-        def jpeg():
-            hw = tf.io.extract_jpeg_shape(image)[:2]
-            new_hw, offset = window_in(hw)
-            origin, size = _source_region(hw, new_hw, offset, window)
-            source = tf.io.decode_and_crop_jpeg(
-                image, tf.concat([origin, size], 0), channels=3
-            )
-            return source, origin, hw, new_hw, offset
-
-        source, origin, hw, new_hw, offset = tf.cond(
-            tf.io.is_jpeg(image),
-            jpeg,
-            lambda: whole(decode_image(image, what="a training image")),
+    def jpeg():
+        hw = tf.io.extract_jpeg_shape(image)[:2]
+        new_hw, offset = window_in(hw)
+        origin, size = _source_region(hw, new_hw, offset, window)
+        source = tf.io.decode_and_crop_jpeg(
+            image, tf.concat([origin, size], 0), channels=3
         )
-    else:
-        source, origin, hw, new_hw, offset = whole(image)
-    resize = _resized_window if antialias else _bilinear_window
-    crop = resize(source, origin, hw, new_hw, offset, window)
-    flip_seed = tf.random.experimental.stateless_split(seed, 2)[1]
-    return tf.image.stateless_random_flip_left_right(crop, flip_seed)
+        return source, origin, hw, new_hw, offset
+
+    return tf.cond(
+        tf.io.is_jpeg(image),
+        jpeg,
+        lambda: whole(decode_image(image, what="a training image")),
+    )
 
 
 def short_side_draw(seed, low: int, high: int):
@@ -407,15 +430,39 @@ def train_dataset(
             )
             return crops, tf.fill([per_image], label)
 
-        prepared = shuffled.enumerate().map(prepare, num_parallel_calls=AUTOTUNE)
+        prepared = shuffled.enumerate().map(
+            prepare, num_parallel_calls=_parallel_calls()
+        )
         # Several examples per image come as one element: split them.
         return prepared if per_image == 1 else prepared.unbatch()
 
     out = tf.data.Dataset.range(1).flat_map(one_epoch)
     out = out.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    return out.with_options(_options(deterministic))
+
+
+def _options(deterministic: bool):
+    """Options of the training and evaluation pipelines: tf.data's
+    autotuning off, their maps running one call per schedulable core
+    (`_parallel_calls`).
+
+    With autotuning on, about a third of the passes of
+    `bench/input_pipeline.py` on two cores ran at half speed with one core
+    mostly idle, whether the map was fused with its batch or not and its
+    parallelism autotuned or fixed. With it off, every pass kept both cores
+    busy.
+    """
     options = tf.data.Options()
     options.deterministic = deterministic
-    return out.with_options(options)
+    options.autotune.enabled = False
+    return options
+
+
+def _parallel_calls() -> int:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def eval_dataset(ds, window: int, resize_short: int, batch_size: int):
@@ -425,8 +472,9 @@ def eval_dataset(ds, window: int, resize_short: int, batch_size: int):
         image, label = _image_label(example)
         return center_crop(resize_short_side(image, resize_short), window), label
 
-    out = ds.map(prepare, num_parallel_calls=AUTOTUNE)
-    return out.batch(batch_size).prefetch(AUTOTUNE)
+    out = ds.map(prepare, num_parallel_calls=_parallel_calls())
+    out = out.batch(batch_size).prefetch(AUTOTUNE)
+    return out.with_options(_options(deterministic=True))
 
 
 def _boxes_labels(example):
@@ -527,7 +575,7 @@ def localization_dataset(
                 boxes = tf.where(flip, mirrored, boxes)
             return image, boxes, labels, size
 
-        out = source.enumerate().map(prepare, num_parallel_calls=AUTOTUNE)
+        out = source.enumerate().map(prepare, num_parallel_calls=_parallel_calls())
         return out.padded_batch(
             batch_size,
             padded_shapes=([None, None, 3], [None, 4], [None], [2]),
@@ -567,7 +615,5 @@ def localization_dataset(
         return images, y
 
     out = tf.data.Dataset.range(1).flat_map(one_epoch)
-    out = out.map(targets, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
-    options = tf.data.Options()
-    options.deterministic = deterministic
-    return out.with_options(options)
+    out = out.map(targets, num_parallel_calls=_parallel_calls()).prefetch(AUTOTUNE)
+    return out.with_options(_options(deterministic))
