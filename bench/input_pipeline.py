@@ -1,17 +1,22 @@
-"""Training input pipeline throughput from real JPEG files, old path and new.
+"""Training input pipeline throughput from real JPEG files, old paths and new.
 
 The paper's recipe (short side 256, random 221x221 crop, random flip, batches
-of 128) four ways, measured in one run on the same images:
+of 128), measured in one run on the same images:
 
-- `resize whole (previous)`: decode the whole JPEG, resize the whole image,
+- `resize whole (first)`: decode the whole JPEG, resize the whole image,
   crop (what `train_dataset` did before `random_resized_crop_flip`);
-- `fused, decoded input`: TFDS decodes the whole JPEG; the pipeline resizes
-  into the crop alone;
 - `fused, JPEG input` (`load_split(..., decode=False)`, what training uses):
-  the JPEG is decoded only where the crop reads it;
+  the JPEG is decoded only where the crop reads it and resized into the
+  crop alone, with the antialiasing filter;
 - `fused, JPEG input, bilinear` (`data.antialias=false`, the ImageNet
-  presets): the same crops resized by bilinear sampling instead of the
-  antialiasing filter.
+  presets): the same crops resized by bilinear sampling;
+- each fused path `before`: as it was until the map was kept apart from
+  its batch (tf.data fuses them by default) and the bilinear crop was
+  mirrored by its sampling box (before: a second pass over the crop,
+  `stateless_random_flip_left_right`).
+
+Each pass also reports the CPU time it took per wall second (2.0: both
+cores busy), which tells a slow machine from a pipeline left on one core.
 
 Two sets of JPEGs: the repository's photographs as they are (data/backgrounds,
 300x451 to 872x1000), and the same photographs as ImageNet-sized JPEGs
@@ -31,7 +36,14 @@ import tensorflow as tf
 from _common import report
 from PIL import Image
 
-from overfeat_tf.data.pipeline import random_crop_flip, resize_short_side, train_dataset
+from overfeat_tf.data.pipeline import (
+    _bilinear_window,
+    _resized_window,
+    _window_source,
+    random_crop_flip,
+    resize_short_side,
+    train_dataset,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -61,12 +73,37 @@ def _previous(raw, examples, batch):
     return out.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
+def _before(raw, examples, batch, antialias):
+    """The fused path as it was: the crop mirrored by a second pass over it,
+    the map left for tf.data to fuse with its batch (its default)."""
+
+    def prepare(index, example):
+        seed = tf.stack([tf.constant(0, tf.int64), index])
+        source, origin, hw, new_hw, offset = _window_source(
+            example["image"], 221, 256, seed
+        )
+        resize = _resized_window if antialias else _bilinear_window
+        crop = resize(source, origin, hw, new_hw, offset, 221)
+        flip_seed = tf.random.experimental.stateless_split(seed, 2)[1]
+        crop = tf.image.stateless_random_flip_left_right(crop, flip_seed)
+        return crop, example["label"]
+
+    out = raw.take(examples).shuffle(256, seed=0).enumerate()
+    out = out.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    out = out.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = False
+    return out.with_options(options)
+
+
 def _rate(pipe):
-    """Examples per second of one pass over `pipe`, its threads warmed first."""
+    """(examples per second, CPU seconds per second) of one pass over
+    `pipe`, its threads warmed first."""
     next(iter(pipe))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     count = sum(int(x.shape[0]) for x, _ in pipe)
-    return count / (time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    return count / wall, (time.process_time() - cpu) / wall
 
 
 def main():
@@ -108,37 +145,48 @@ def main():
             )
 
         paths = {
-            "resize whole (previous)": _previous(decoded, args.examples, args.batch),
-            "fused, decoded input": fused(decoded),
+            "resize whole (first)": _previous(decoded, args.examples, args.batch),
+            "fused, JPEG input, before": _before(
+                encoded, args.examples, args.batch, True
+            ),
             "fused, JPEG input": fused(encoded),
+            "fused, JPEG input, bilinear, before": _before(
+                encoded, args.examples, args.batch, False
+            ),
             "fused, JPEG input, bilinear": fused(encoded, antialias=False),
         }
         passes = {name: [] for name in paths}
         for _ in range(args.repeats):  # in turn: a busy spell slows every path
             for path_name, pipe in paths.items():
                 passes[path_name].append(_rate(pipe))
-        rates = {name: statistics.median(r) for name, r in passes.items()}
+        rates = {n: statistics.median(r for r, _ in p) for n, p in passes.items()}
         for path_name, rate in rates.items():
+            each = passes[path_name]
             rows.append(
                 (
                     f"{set_name}, {path_name}",
-                    f"{rate:.0f} /s, {rate / cores:.0f} /s/core "
-                    f"(best pass {max(passes[path_name]):.0f} /s)",
+                    f"{rate:.0f} /s, {rate / cores:.0f} /s/core (passes "
+                    + ", ".join(f"{r:.0f}" for r, _ in each)
+                    + "; CPU "
+                    + ", ".join(f"{c:.2f}" for _, c in each)
+                    + ")",
                 )
             )
-        base = rates["resize whole (previous)"]
         for path_name in ("fused, JPEG input", "fused, JPEG input, bilinear"):
+            before = rates[f"{path_name}, before"]
             rows.append(
                 (
-                    f"{set_name}: {path_name} over previous",
-                    f"{rates[path_name] / base:.2f}x",
+                    f"{set_name}: {path_name} over before / over first",
+                    f"{rates[path_name] / before:.2f}x / "
+                    f"{rates[path_name] / rates['resize whole (first)']:.2f}x",
                 )
             )
         results[set_name] = {
             name: {
                 "examples_per_second": r,
                 "examples_per_second_per_core": r / cores,
-                "passes": passes[name],
+                "passes": [p for p, _ in passes[name]],
+                "cpu_seconds_per_second": [c for _, c in passes[name]],
             }
             for name, r in rates.items()
         }
