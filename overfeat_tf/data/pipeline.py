@@ -261,7 +261,7 @@ def _window_source(image, window: int, resize_short, seed):
     decoded only where the window's kernels reach, other images whole.
 
     The format is checked image by image (`tf.io.is_jpeg`, a `tf.cond`
-    that costs ~10% of the training pipeline's rate): a TFDS dataset whose
+    that costs 4-12% of the training pipeline's rate): a TFDS dataset whose
     images are declared JPEG stores an image file's bytes as it reads
     them, PNG or not."""
 
