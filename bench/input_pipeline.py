@@ -10,10 +10,10 @@ of 128), measured in one run on the same images:
   crop alone, with the antialiasing filter;
 - `fused, JPEG input, bilinear` (`data.antialias=false`, the ImageNet
   presets): the same crops resized by bilinear sampling;
-- each fused path `before`: as it was until the map was kept apart from
-  its batch (tf.data fuses them by default) and the bilinear crop was
-  mirrored by its sampling box (before: a second pass over the crop,
-  `stateless_random_flip_left_right`).
+- each fused path `before`: as it was until the pipelines turned tf.data's
+  autotuning off (`overfeat_tf.data.pipeline._options`) and the bilinear
+  crop was mirrored by its sampling box (before: a second pass over the
+  crop, `stateless_random_flip_left_right`).
 
 Each pass also reports the CPU time it took per wall second (2.0: both
 cores busy), which tells a slow machine from a pipeline left on one core.
@@ -75,7 +75,7 @@ def _previous(raw, examples, batch):
 
 def _before(raw, examples, batch, antialias):
     """The fused path as it was: the crop mirrored by a second pass over it,
-    the map left for tf.data to fuse with its batch (its default)."""
+    under tf.data's default options (autotuning on)."""
 
     def prepare(index, example):
         seed = tf.stack([tf.constant(0, tf.int64), index])
