@@ -1,6 +1,6 @@
 """The `overfeat` command line.
 
-    overfeat demo                                   # the main job, ~35 min
+    overfeat demo                                   # the main job, ~45 min
     overfeat describe --arch fast --size 231x231 --json
     overfeat train classify --preset fashion_small --set train.epochs=3
     overfeat train localize --preset fashion_localize

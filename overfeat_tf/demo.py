@@ -1,6 +1,6 @@
 """`overfeat demo`: the paper's integrated pipeline on the embedded data.
 
-The main job on a fresh machine (about 35 minutes on 2 CPU cores):
+The main job on a fresh machine (about 45 minutes on 2 CPU cores):
 
 1. classification pretraining: the small accurate network on
    `fashion_scenes/classification` (the `fashion_small` preset; TFDS builds
@@ -43,7 +43,7 @@ from overfeat_tf.train import train_classifier, train_detector
 from overfeat_tf.train.tasks import dataset_class_names
 from overfeat_tf.viz import contact_sheet, draw_boxes
 
-__all__ = ["DEMO_SPLITS", "evaluate_saved_model", "format_table", "run_demo"]
+__all__ = ["DEMO_SPLITS", "evaluate_classify_signature", "format_table", "run_demo"]
 
 # The test split of each task: (task, dataset).
 DEMO_SPLITS = (
@@ -55,24 +55,25 @@ PICTURES = 16  # test scenes per contact sheet
 DRAWN_DETECTIONS = 6  # at most, per scene: the detection scenes hold 0-6 items
 
 
-def evaluate_saved_model(path, dataset, batch_size: int = 50, progress=True) -> dict:
+def evaluate_classify_signature(
+    classify_images, dataset, batch_size: int = 50, progress=True
+) -> dict:
     """Top-1 / top-5 accuracy of an exported model on a dataset of same-size images.
 
     Args:
-        path: str. SavedModel (version folder or model folder).
+        classify_images: the SavedModel's `classify_images` signature.
         dataset: `tf.data.Dataset` of TFDS examples with `image` and `label`.
         batch_size: int.
 
     Returns:
         dict: `top1`, `top5`, `examples`, `seconds`.
     """
-    serving = load_saved_model(path).signatures["classify_images"]
     batches = dataset.batch(batch_size)
     total = top1 = top5 = 0
     start = time.perf_counter()
     bar = keras.utils.Progbar(None, verbose=1 if progress else 0, unit_name="image")
     for batch in batches:
-        out = serving(images=batch["image"])
+        out = classify_images(images=batch["image"])
         classes = out["classes"].numpy()
         labels = batch["label"].numpy()[:, None]
         top1 += int((classes[:, :1] == labels).sum())
@@ -105,14 +106,18 @@ def _configs(run_dir, data_dir, overrides):
     return configs
 
 
-def _evaluate(path, signatures, model, export, data_dir, progress, limit=None):
-    """Each task through the SavedModel at `path` (its loaded `signatures`)
-    on its test split (module docstring)."""
+def _evaluate(signatures, model, export, data_dir, progress, limit=None):
+    """Each task through the SavedModel's `signatures` on its test split
+    (module docstring)."""
     tests = {}
     for task, name in DEMO_SPLITS:
         test, _ = load_split(name, "test", data_dir)
         tests[task] = test if limit is None else test.take(limit)
-    out = {"classify": evaluate_saved_model(path, tests["classify"], progress=progress)}
+    out = {
+        "classify": evaluate_classify_signature(
+            signatures["classify_images"], tests["classify"], progress=progress
+        )
+    }
     out["localize"] = evaluate_localizer(
         localize_signature(signatures["localize_images"]), tests["localize"]
     )
@@ -257,7 +262,7 @@ def run_demo(
     )
     signatures = load_saved_model(path).signatures
     metrics = _evaluate(
-        path, signatures, model, export, data_dir, detect.train.verbose == 1, limit
+        signatures, model, export, data_dir, detect.train.verbose == 1, limit
     )
     pictures = os.path.join(run_dir, "pictures")
     print(f"[5/5] Drawing test scenes into {pictures}", flush=True)
