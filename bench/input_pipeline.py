@@ -8,12 +8,16 @@ of 128), measured in one run on the same images:
 - `fused, JPEG input` (`load_split(..., decode=False)`, what training uses):
   the JPEG is decoded only where the crop reads it and resized into the
   crop alone, with the antialiasing filter;
-- `fused, JPEG input, bilinear` (`data.antialias=false`, the ImageNet
-  presets): the same crops resized by bilinear sampling;
-- each fused path `before`: as it was until the pipelines turned tf.data's
-  autotuning off (`overfeat_tf.data.pipeline._options`) and the bilinear
-  crop was mirrored by its sampling box (before: a second pass over the
-  crop, `stateless_random_flip_left_right`).
+- `fused, JPEG input, bilinear` (`data.antialias=false`): the same crops
+  resized by bilinear sampling;
+- `..., bilinear, JPEG only` (`data.jpeg_only=true`; the ImageNet presets
+  set both): the same crops without the per-image format check;
+- `..., bilinear, before`: the bilinear path under tf.data's default options
+  (autotuning on), its crop mirrored by a second pass
+  (`stateless_random_flip_left_right`), batched after the epoch's
+  `flat_map`;
+- `..., bilinear, batched after`: as now, but batched after the epoch's
+  `flat_map` (not fused with the map).
 
 Each pass also reports the CPU time it took per wall second (2.0: both
 cores busy), which tells a slow machine from a pipeline left on one core.
@@ -38,9 +42,12 @@ from PIL import Image
 
 from overfeat_tf.data.pipeline import (
     _bilinear_window,
+    _options,
+    _parallel_calls,
     _resized_window,
     _window_source,
     random_crop_flip,
+    random_resized_crop_flip,
     resize_short_side,
     train_dataset,
 )
@@ -73,12 +80,17 @@ def _previous(raw, examples, batch):
     return out.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def _before(raw, examples, batch, antialias):
-    """The fused path as it was: the crop mirrored by a second pass over it,
-    under tf.data's default options (autotuning on)."""
+def _crop_fn(antialias, mirror_by_box=True, jpeg_only=False):
+    """The training map's crop (`random_resized_crop_flip`); without
+    `mirror_by_box`, its bilinear crop mirrored by a second pass, as it was."""
 
     def prepare(index, example):
         seed = tf.stack([tf.constant(0, tf.int64), index])
+        if mirror_by_box:
+            crop = random_resized_crop_flip(
+                example["image"], 221, 256, seed, antialias, jpeg_only
+            )
+            return crop, example["label"]
         source, origin, hw, new_hw, offset = _window_source(
             example["image"], 221, 256, seed
         )
@@ -88,12 +100,24 @@ def _before(raw, examples, batch, antialias):
         crop = tf.image.stateless_random_flip_left_right(crop, flip_seed)
         return crop, example["label"]
 
-    out = raw.take(examples).shuffle(256, seed=0).enumerate()
-    out = out.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    return prepare
+
+
+def _batched_after(raw, examples, batch, prepare, autotune):
+    """`train_dataset`'s one-crop path with the batch after the epoch's
+    `flat_map`, where tf.data does not fuse it with the map; with
+    `autotune`, under tf.data's default options."""
+
+    def one_epoch(_):
+        shuffled = raw.take(examples).shuffle(256, seed=0)
+        calls = tf.data.AUTOTUNE if autotune else _parallel_calls()
+        return shuffled.enumerate().map(prepare, num_parallel_calls=calls)
+
+    out = tf.data.Dataset.range(1).flat_map(one_epoch)
     out = out.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = False
-    return out.with_options(options)
+    return out.with_options(options if autotune else _options(False))
 
 
 def _rate(pipe):
@@ -133,7 +157,7 @@ def main():
             num_parallel_calls=tf.data.AUTOTUNE,
         )
 
-        def fused(raw, antialias=True):
+        def fused(raw, antialias=True, jpeg_only=False):
             return train_dataset(
                 raw.take(args.examples),
                 221,
@@ -142,18 +166,21 @@ def main():
                 seed=0,
                 shuffle_buffer=256,
                 antialias=antialias,
+                jpeg_only=jpeg_only,
             )
 
+        bilinear = "fused, JPEG input, bilinear"
         paths = {
             "resize whole (first)": _previous(decoded, args.examples, args.batch),
-            "fused, JPEG input, before": _before(
-                encoded, args.examples, args.batch, True
-            ),
             "fused, JPEG input": fused(encoded),
-            "fused, JPEG input, bilinear, before": _before(
-                encoded, args.examples, args.batch, False
+            f"{bilinear}, before": _batched_after(
+                encoded, args.examples, args.batch, _crop_fn(False, False), True
             ),
-            "fused, JPEG input, bilinear": fused(encoded, antialias=False),
+            f"{bilinear}, batched after": _batched_after(
+                encoded, args.examples, args.batch, _crop_fn(False), False
+            ),
+            bilinear: fused(encoded, antialias=False),
+            f"{bilinear}, JPEG only": fused(encoded, False, jpeg_only=True),
         }
         passes = {name: [] for name in paths}
         for _ in range(args.repeats):  # in turn: a busy spell slows every path
@@ -172,13 +199,18 @@ def main():
                     + ")",
                 )
             )
-        for path_name in ("fused, JPEG input", "fused, JPEG input, bilinear"):
-            before = rates[f"{path_name}, before"]
+        first = rates["resize whole (first)"]
+        for path_name, over in (
+            (bilinear, f"{bilinear}, before"),
+            (bilinear, f"{bilinear}, batched after"),
+            (f"{bilinear}, JPEG only", bilinear),
+            (f"{bilinear}, JPEG only", f"{bilinear}, before"),
+        ):
             rows.append(
                 (
-                    f"{set_name}: {path_name} over before / over first",
-                    f"{rates[path_name] / before:.2f}x / "
-                    f"{rates[path_name] / rates['resize whole (first)']:.2f}x",
+                    f"{set_name}: {path_name} over '{over}' / over first",
+                    f"{rates[path_name] / rates[over]:.2f}x / "
+                    f"{rates[path_name] / first:.2f}x",
                 )
             )
         results[set_name] = {

@@ -211,7 +211,12 @@ def _check_window(window: int, resize_short: int) -> None:
 
 
 def random_resized_crop_flip(
-    image, window: int, resize_short: int, seed, antialias: bool = True
+    image,
+    window: int,
+    resize_short: int,
+    seed,
+    antialias: bool = True,
+    jpeg_only: bool = False,
 ):
     """`random_crop_flip(resize_short_side(image, resize_short, antialias),
     window, seed)`, computing only the window.
@@ -234,17 +239,24 @@ def random_resized_crop_flip(
         antialias: bool, as in `resize_short_side`. Bilinear sampling
             (`crop_and_resize`, 1.6 ms a crop on one thread) costs less than
             the antialiasing filter (`ScaleAndTranslate`, 2.2-2.7 ms).
+        jpeg_only: bool. Encoded bytes are JPEGs (TFDS' `imagenet2012`
+            re-encodes its one PNG and its CMYK JPEGs as RGB JPEGs): skip the
+            per-image format check, whose other branch costs 7-15% of the
+            training pipeline's throughput (bench/input_pipeline.py). Other
+            bytes then fail with an error naming this switch.
 
     Returns:
         float32 `[window, window, 3]` in [0, 255].
 
     Raises:
         ValueError: if `window` is larger than `resize_short`.
+        InvalidArgumentError: (when run) if `jpeg_only` and `image` is not
+            a JPEG.
     """
     if isinstance(resize_short, int):
         _check_window(window, resize_short)
     source, origin, hw, new_hw, offset = _window_source(
-        image, window, resize_short, seed
+        image, window, resize_short, seed, jpeg_only
     )
     flip_seed = tf.random.experimental.stateless_split(seed, 2)[1]
     if not antialias:
@@ -254,16 +266,20 @@ def random_resized_crop_flip(
     return tf.image.stateless_random_flip_left_right(crop, flip_seed)
 
 
-def _window_source(image, window: int, resize_short, seed):
+def _window_source(image, window: int, resize_short, seed, jpeg_only=False):
     """Where the window of `random_resized_crop_flip` lies, and the pixels
     it reads: (source, its origin in the image, the image's `hw`, `new_hw`
     after the resize, the window's offset in the resized image). A JPEG is
     decoded only where the window's kernels reach, other images whole.
 
-    The format is checked image by image (`tf.io.is_jpeg`, a `tf.cond`
-    that costs 4-12% of the training pipeline's rate): a TFDS dataset whose
-    images are declared JPEG stores an image file's bytes as it reads
-    them, PNG or not."""
+    Unless `jpeg_only`, the format is checked image by image
+    (`tf.io.is_jpeg`, a `tf.cond`): a TFDS dataset whose images are
+    declared JPEG stores an image file's bytes as it reads them, PNG or
+    not. The check costs more than its two ops: with the other branch
+    (`decode_image`, its header checks and pixel limit) in the map
+    function, the pipeline runs 7-15% slower, whether that branch is
+    lowered to dead nodes or called as a function (measured both ways).
+    With `jpeg_only` an assertion alone stands guard."""
 
     def window_in(hw):
         new_hw = _short_side_size(hw, resize_short)
@@ -276,7 +292,7 @@ def _window_source(image, window: int, resize_short, seed):
     if image.dtype != tf.string:
         return whole(image)
 
-    def jpeg():
+    def jpeg(image):
         hw = tf.io.extract_jpeg_shape(image)[:2]
         new_hw, offset = window_in(hw)
         origin, size = _source_region(hw, new_hw, offset, window)
@@ -285,9 +301,21 @@ def _window_source(image, window: int, resize_short, seed):
         )
         return source, origin, hw, new_hw, offset
 
+    is_jpeg = tf.io.is_jpeg(image)
+    if jpeg_only:
+        check = tf.debugging.Assert(
+            is_jpeg,
+            [
+                "a training image is not a JPEG, and data.jpeg_only is true "
+                "(every image read as a JPEG): set it to false for datasets "
+                "that hold other formats"
+            ],
+        )
+        with tf.control_dependencies([check]):
+            return jpeg(tf.identity(image))
     return tf.cond(
-        tf.io.is_jpeg(image),
-        jpeg,
+        is_jpeg,
+        lambda: jpeg(image),
         lambda: whole(decode_image(image, what="a training image")),
     )
 
@@ -354,6 +382,7 @@ def train_dataset(
     flip_copies: bool = False,
     antialias: bool = True,
     resize_short_max: int | None = None,
+    jpeg_only: bool = False,
 ):
     """The training pipeline for one epoch.
 
@@ -380,6 +409,8 @@ def train_dataset(
             side is drawn uniformly from `resize_short..resize_short_max`
             (`short_side_draw`) before its crops are cut; None keeps
             `resize_short`.
+        jpeg_only: bool. Encoded images are all JPEGs: the one-crop path
+            skips its per-image format check (`random_resized_crop_flip`).
 
     Returns:
         `tf.data.Dataset` of (float32 `[batch, window, window, 3]` in [0, 255],
@@ -419,7 +450,7 @@ def train_dataset(
                 short = short_side_draw(element_seed, resize_short, resize_short_max)
             if per_image == 1:
                 crop = random_resized_crop_flip(
-                    image, window, short, element_seed, antialias
+                    image, window, short, element_seed, antialias, jpeg_only
                 )
                 return crop, label
             if image.dtype == tf.string:
@@ -434,10 +465,15 @@ def train_dataset(
             prepare, num_parallel_calls=_parallel_calls()
         )
         # Several examples per image come as one element: split them.
-        return prepared if per_image == 1 else prepared.unbatch()
+        if per_image > 1:
+            prepared = prepared.unbatch()
+        # Batched here, right after the map, so that tf.data fuses the two
+        # (each parallel call writes its crop into the batch): batched after
+        # the `flat_map`, every crop was copied again by one thread (7-9%
+        # of the throughput, bench/input_pipeline.py).
+        return prepared.batch(batch_size, drop_remainder=True)
 
-    out = tf.data.Dataset.range(1).flat_map(one_epoch)
-    out = out.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    out = tf.data.Dataset.range(1).flat_map(one_epoch).prefetch(AUTOTUNE)
     return out.with_options(_options(deterministic))
 
 

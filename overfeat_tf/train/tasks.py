@@ -155,6 +155,7 @@ class ClassifyTask:
             data.flip_copies,
             data.antialias,
             data.resize_short_max,
+            data.jpeg_only,
         )
 
     def examples_per_image(self, config) -> int:

@@ -237,7 +237,8 @@ def test_jpeg_decoded_where_the_crop_reads_equals_the_whole_decode(antialias):
     # crop must equal the reference path on the whole decoded image.
     # Catches a decoded region too small for the resize kernel's reach
     # (edge pixels then blend fewer neighbours) or misplaced in the image,
-    # and bilinear taps indexed in the image instead of the region.
+    # and bilinear taps indexed in the image instead of the region. The
+    # JPEG-only path (no format check) must cut the same crops.
     rng = np.random.default_rng(1)
     for i in range(24 if antialias else 12):
         h, w = rng.integers(200, 700, 2)
@@ -245,8 +246,38 @@ def test_jpeg_decoded_where_the_crop_reads_equals_the_whole_decode(antialias):
         decoded = tf.io.decode_jpeg(data, channels=3)
         seed = tf.constant([5, i], tf.int64)
         want = random_crop_flip(resize_short_side(decoded, 256, antialias), 221, seed)
-        got = random_resized_crop_flip(tf.constant(data), 221, 256, seed, antialias)
-        np.testing.assert_allclose(got, want, atol=1e-2, err_msg=f"{h}x{w}")
+        for jpeg_only in (False, True) if i % 2 else (False,):
+            got = random_resized_crop_flip(
+                tf.constant(data), 221, 256, seed, antialias, jpeg_only
+            )
+            np.testing.assert_allclose(
+                got, want, atol=1e-2, err_msg=f"{h}x{w} jpeg_only={jpeg_only}"
+            )
+
+
+def test_jpeg_only_reaches_the_pipeline_and_refuses_other_formats():
+    # data.jpeg_only through the trainer's pipeline (ClassifyTask): PNG
+    # bytes train with it off, and stop training with an error naming the
+    # switch with it on. Catches the switch dropped between the config and
+    # the pipeline, and a JPEG-only path without its guard (TensorFlow's
+    # own error, "Invalid JPEG data or crop window", does not say what to
+    # change).
+    from types import SimpleNamespace
+
+    from overfeat_tf.config import Config
+    from overfeat_tf.train.tasks import ClassifyTask
+
+    rng = np.random.default_rng(4)
+    pngs = [_encoded(rng.integers(0, 256, (40, 50, 3), np.uint8), "png") for _ in "ab"]
+    ds = tf.data.Dataset.from_tensor_slices({"image": pngs, "label": [0, 1]})
+    config = Config()
+    config.data.resize_short, config.data.shuffle_buffer = 24, 2
+    spec = SimpleNamespace(window=16)
+    ((images, labels),) = list(ClassifyTask().train_dataset(ds, config, spec, 2, 0))
+    assert images.shape == (2, 16, 16, 3)
+    config.data.jpeg_only = True
+    with pytest.raises(tf.errors.InvalidArgumentError, match="data.jpeg_only"):
+        list(ClassifyTask().train_dataset(ds, config, spec, 2, 0))
 
 
 def test_pipeline_takes_encoded_images_and_crops_as_from_decoded():
