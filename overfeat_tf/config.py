@@ -71,9 +71,10 @@ class DataConfig:
     antialias: bool = True
     # Every encoded training image is a JPEG (TFDS' imagenet2012 re-encodes
     # its one PNG and its CMYK JPEGs): the crop skips its per-image format
-    # check, 1.07-1.15x the input pipeline's throughput (bench/
-    # input_pipeline.py); any other image stops training with an error
-    # naming this switch. False: PNG, GIF, BMP and WebP are decoded too.
+    # check, 1.06-1.16x the input pipeline's throughput (bench/
+    # input_pipeline.py and side runs); any other image stops training with
+    # an error naming this switch. False: PNG, GIF, BMP and WebP are decoded
+    # too.
     jpeg_only: bool = False
 
 

@@ -241,7 +241,7 @@ def random_resized_crop_flip(
             the antialiasing filter (`ScaleAndTranslate`, 2.2-2.7 ms).
         jpeg_only: bool. Encoded bytes are JPEGs (TFDS' `imagenet2012`
             re-encodes its one PNG and its CMYK JPEGs as RGB JPEGs): skip the
-            per-image format check, whose other branch costs 7-15% of the
+            per-image format check, whose other branch costs 6-16% of the
             training pipeline's throughput (bench/input_pipeline.py). Other
             bytes then fail with an error naming this switch.
 
@@ -277,7 +277,7 @@ def _window_source(image, window: int, resize_short, seed, jpeg_only=False):
     declared JPEG stores an image file's bytes as it reads them, PNG or
     not. The check costs more than its two ops: with the other branch
     (`decode_image`, its header checks and pixel limit) in the map
-    function, the pipeline runs 7-15% slower, whether that branch is
+    function, the pipeline runs 6-16% slower, whether that branch is
     lowered to dead nodes or called as a function (measured both ways).
     With `jpeg_only` an assertion alone stands guard."""
 
@@ -469,7 +469,7 @@ def train_dataset(
             prepared = prepared.unbatch()
         # Batched here, right after the map, so that tf.data fuses the two
         # (each parallel call writes its crop into the batch): batched after
-        # the `flat_map`, every crop was copied again by one thread (7-9%
+        # the `flat_map`, every crop was copied again by one thread (3-10%
         # of the throughput, bench/input_pipeline.py).
         return prepared.batch(batch_size, drop_remainder=True)
 
