@@ -3,11 +3,7 @@
 from overfeat_tf.ops.dense import FORMULATIONS, DenseClassifier, coarse_map, fine_map
 from overfeat_tf.ops.detect import MultiScaleDetector, detect_maps
 from overfeat_tf.ops.localize import MultiScaleLocalizer, localize_center
-from overfeat_tf.ops.merge import (
-    greedy_merge,
-    greedy_merge_batch,
-    greedy_merge_per_class,
-)
+from overfeat_tf.ops.merge import greedy_merge, greedy_merge_per_class
 from overfeat_tf.ops.multiscale import MultiScaleClassifier, aggregate, scale_sizes
 
 __all__ = [
@@ -21,7 +17,6 @@ __all__ = [
     "detect_maps",
     "fine_map",
     "greedy_merge",
-    "greedy_merge_batch",
     "greedy_merge_per_class",
     "localize_center",
     "scale_sizes",

@@ -33,8 +33,9 @@ from overfeat_tf.ops.localize import (
     MERGE_THRESHOLD,
     cell_predictions,
     clip_boxes,
+    map_images,
 )
-from overfeat_tf.ops.merge import greedy_merge_batch
+from overfeat_tf.ops.merge import greedy_merge_per_class
 from overfeat_tf.ops.multiscale import MultiScaleClassifier
 
 __all__ = ["DETECT_THRESHOLD", "METHODS", "MultiScaleDetector", "detect_maps"]
@@ -70,25 +71,28 @@ def _candidates(maps, threshold):
 
 
 def _merge(boxes, scores, classes, merge_threshold, min_score, max_detections, jit):
-    where = tf.cast(tf.where(scores >= 0.0), tf.int32)  # [M, 2]: image, cell
-    b, s, c, n = greedy_merge_batch(
-        tf.gather_nd(boxes, where),
-        tf.gather_nd(scores, where),
-        tf.gather_nd(classes, where),
-        where[:, 0],
-        tf.shape(scores)[0],
-        merge_threshold,
-        max_detections,
-        jit,
-    )
-    # Rows are in descending score: the ones over min_score come first.
-    valid = (tf.range(max_detections)[None] < n[:, None]) & (s >= min_score)
-    return (
-        tf.where(valid[..., None], b, 0.0),
-        tf.where(valid, s, 0.0),
-        tf.where(valid, c, 0),
-        tf.reduce_sum(tf.cast(valid, tf.int32), 1),
-    )
+    def one(args):
+        image_boxes, image_scores, image_classes = args
+        keep = image_scores >= 0.0
+        b, s, c, n = greedy_merge_per_class(
+            tf.boolean_mask(image_boxes, keep),
+            tf.boolean_mask(image_scores, keep),
+            tf.boolean_mask(image_classes, keep),
+            merge_threshold,
+            max_detections,
+            jit,
+        )
+        # Rows are in descending score: the ones over min_score come first.
+        valid = (tf.range(max_detections) < n) & (s >= min_score)
+        count = tf.reduce_sum(tf.cast(valid, tf.int32))
+        return (
+            tf.where(valid[:, None], b, 0.0),
+            tf.where(valid, s, 0.0),
+            tf.where(valid, c, 0),
+            count,
+        )
+
+    return map_images(one, (boxes, scores, classes), max_detections)
 
 
 def _nms(boxes, scores, classes, num_classes, iou, min_score, max_detections):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from overfeat_tf.ops.boxes import decode
-from overfeat_tf.ops.merge import greedy_merge_batch
+from overfeat_tf.ops.merge import greedy_merge_per_class
 from overfeat_tf.ops.multiscale import MultiScaleClassifier
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "clip_boxes",
     "localize_center",
     "localize_maps",
+    "map_images",
 ]
 
 # The paper gives none: the best of 0.3 / 0.6 / 1.0 on the validation split of
@@ -81,6 +82,25 @@ def clip_boxes(boxes, image_hw):
     """Clips pixel boxes `[..., 4]` to an image of (height, width) `image_hw`."""
     hw = tf.cast(image_hw, tf.float32)
     return tf.clip_by_value(boxes, 0.0, tf.stack([hw[0], hw[1], hw[0], hw[1]]))
+
+
+def map_images(one, elems, max_detections: int):
+    """`tf.map_fn` of a per-image merge over the batch.
+
+    `one(per-image elems)` returns (boxes float32 `[max_detections, 4]`,
+    scores `[max_detections]`, classes int32 `[max_detections]`, count
+    int32 scalar); so does this, batch-major.
+    """
+    return tf.map_fn(
+        one,
+        elems,
+        fn_output_signature=(
+            tf.TensorSpec([max_detections, 4], tf.float32),
+            tf.TensorSpec([max_detections], tf.float32),
+            tf.TensorSpec([max_detections], tf.int32),
+            tf.TensorSpec([], tf.int32),
+        ),
+    )
 
 
 def localize_maps(
@@ -134,19 +154,22 @@ def localize_maps(
     )
     candidate = tf.gather(chosen, cell_slot, axis=1) > 0  # [b, N, C]
 
-    where = tf.cast(tf.where(candidate), tf.int32)  # [M, 3]: image, cell, class
-    image, cell, cls = where[:, 0], where[:, 1], where[:, 2]
-    which = tf.stack([image, cell, cls if per_class else tf.zeros_like(cls)], 1)
-    b, s, c, n = greedy_merge_batch(
-        tf.gather_nd(boxes, which),
-        tf.gather_nd(probs, where),
-        cls,
-        image,
-        tf.shape(probs)[0],
-        threshold,
-        max_detections,
-        jit_compile,
-    )
+    def one(args):
+        image_probs, image_boxes, image_candidate = args
+        where = tf.cast(tf.where(image_candidate), tf.int32)  # [M, 2]: cell, class
+        cell, cls = where[:, 0], where[:, 1]
+        which = tf.stack([cell, cls if per_class else tf.zeros_like(cls)], 1)
+        b, s, c, n = greedy_merge_per_class(
+            tf.gather_nd(image_boxes, which),
+            tf.gather_nd(image_probs, where),
+            cls,
+            threshold,
+            max_detections,
+            jit_compile,
+        )
+        return b, s, c, n
+
+    b, s, c, n = map_images(one, (probs, boxes, candidate), max_detections)
     return {
         "boxes": clip_boxes(b, image_hw),
         "scores": s,

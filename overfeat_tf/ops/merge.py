@@ -31,16 +31,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-__all__ = [
-    "MIN_SIZE",
-    "greedy_merge",
-    "greedy_merge_batch",
-    "greedy_merge_per_class",
-    "match_score",
-]
+__all__ = ["MIN_SIZE", "greedy_merge", "greedy_merge_per_class", "match_score"]
 
 MIN_SIZE = 1e-6  # pixels: floor of mean(sqrt(area_a), sqrt(area_b))
-_ROW_BLOCK = 64  # rows of each group's pair scores computed at once for the minima
+_ROW_BLOCK = 256  # rows of pair scores computed at once for the initial minima
 
 
 def match_score(a, b):
@@ -69,118 +63,86 @@ def match_score(a, b):
     return tf.sqrt(dy * dy + dx * dx) / size + (1.0 - iou)
 
 
-def _merge_groups(boxes, scores, valid, threshold):
-    """`greedy_merge` on `[G, P, 4]` boxes in G independent groups (each
-    group's real boxes marked by `valid` `[G, P]`); see there.
-
-    Every loop step takes one step of each group that still has a pair at
-    most `threshold` apart, so groups merge side by side: the loop runs as
-    many steps as the busiest group needs, not as all groups together.
+def _merge_padded(boxes, scores, valid, threshold):
+    """`greedy_merge` on `[P, 4]` boxes of which `valid` are real; see there.
 
     Each live box keeps `row_min`, the smallest score of its row, and
     `row_arg`, where it is. After a merge, a row whose minimum pointed at one
     of the two merged boxes keeps its old value as a lower bound (the scores
     it could change only went up or left) and is marked `stale`; it is
-    recomputed only when it becomes the smallest of its group, so a box that
-    merges again and again does not rescan its whole cluster each time.
+    recomputed only when it becomes the smallest of all, so a box that merges
+    again and again does not rescan its whole cluster each time.
     """
     inf = float("inf")
-    # One box more, never valid: no group is empty of rows, so the row blocks
-    # below always have a row to read.
-    n = tf.shape(boxes)[1]
-    boxes = tf.pad(boxes, [[0, 0], [0, 1], [0, 0]])
-    scores = tf.pad(scores, [[0, 0], [0, 1]])
-    valid = tf.pad(valid, [[0, 0], [0, 1]])
-    g, p = tf.shape(boxes)[0], n + 1
-    index = tf.range(p)[None]  # [1, P]
+    p = tf.shape(boxes)[0]
+    index = tf.range(p)
 
     def row(k, means, valid):
-        """Each group's row `k[g]`: `[G, P]` scores against its live boxes."""
-        s = match_score(tf.gather(means, k, batch_dims=1)[:, None], means)
-        return tf.where(valid & tf.not_equal(index, k[:, None]), s, inf)
+        s = match_score(means[k][None], means)
+        return tf.where(valid & tf.not_equal(index, k), s, inf)
 
     def init_block(b, mins, args):
         rows = tf.minimum(b * _ROW_BLOCK + tf.range(_ROW_BLOCK), p - 1)
-        s = match_score(tf.gather(boxes, rows, axis=1)[:, :, None], boxes[:, None])
-        keep = valid[:, None] & tf.gather(valid, rows, axis=1)[:, :, None]
-        keep &= tf.not_equal(rows[:, None], index)[None]
-        s = tf.where(keep, s, inf)  # [G, rows, P]
+        s = match_score(tf.gather(boxes, rows)[:, None], boxes[None])
+        keep = valid[None] & tf.gather(valid, rows)[:, None]
+        s = tf.where(keep & tf.not_equal(rows[:, None], index[None]), s, inf)
         return (
             b + 1,
-            mins.write(b, tf.reduce_min(s, 2)),
-            args.write(b, tf.argmin(s, 2, output_type=tf.int32)),
+            mins.write(b, tf.reduce_min(s, 1)),
+            args.write(b, tf.argmin(s, 1, output_type=tf.int32)),
         )
 
     blocks = (p + _ROW_BLOCK - 1) // _ROW_BLOCK
-
-    def columns(rows):  # [blocks, G, _ROW_BLOCK] -> [G, P]
-        rows = tf.reshape(tf.transpose(rows, [1, 0, 2]), [g, blocks * _ROW_BLOCK])
-        return rows[:, :p]
-
-    shape = tf.TensorShape([None, _ROW_BLOCK])
     _, mins, args = tf.while_loop(
         lambda b, *_: b < blocks,
         init_block,
         (
             tf.constant(0),
-            tf.TensorArray(tf.float32, blocks, element_shape=shape),
-            tf.TensorArray(tf.int32, blocks, element_shape=shape),
+            tf.TensorArray(tf.float32, blocks, element_shape=[_ROW_BLOCK]),
+            tf.TensorArray(tf.int32, blocks, element_shape=[_ROW_BLOCK]),
         ),
     )
     state = {
         "sums": boxes,
         "means": boxes,
-        "counts": tf.ones(tf.shape(scores), tf.float32),
+        "counts": tf.ones([p], tf.float32),
         "totals": scores,
         "valid": valid,
-        "row_min": columns(mins.stack()),
-        "row_arg": columns(args.stack()),
-        "stale": tf.zeros(tf.shape(valid), tf.bool),
+        "row_min": mins.concat()[:p],
+        "row_arg": args.concat()[:p],
+        "stale": tf.zeros([p], tf.bool),
     }
 
-    def refresh(st, i, hit):
-        """Recomputes row `i[g]` of the groups where `hit` (`[G, P]`) is set."""
+    def refresh(st, i):
         r = row(i, st["means"], st["valid"])
+        hit = tf.equal(index, i)
         st = dict(st)
-        st["row_min"] = tf.where(hit, tf.reduce_min(r, 1)[:, None], st["row_min"])
-        arg = tf.argmin(r, 1, output_type=tf.int32)[:, None]
-        st["row_arg"] = tf.where(hit, arg, st["row_arg"])
+        st["row_min"] = tf.where(hit, tf.reduce_min(r), st["row_min"])
+        st["row_arg"] = tf.where(hit, tf.argmin(r, output_type=tf.int32), st["row_arg"])
         st["stale"] = st["stale"] & ~hit
         return st
 
-    def merge(st, i, on):
-        """Merges box `i[g]` with its nearest in the groups where `on` (`[G]`)."""
-        j = tf.gather(st["row_arg"], i, batch_dims=1)
+    def merge(st, i):
+        j = st["row_arg"][i]
         a, b = tf.minimum(i, j), tf.maximum(i, j)  # `a` keeps the merged box
-        on = on[:, None]
-        is_a = tf.equal(index, a[:, None]) & on
-        is_b = tf.equal(index, b[:, None]) & on
-
-        def pair_sum(x):
-            return tf.gather(x, a, batch_dims=1) + tf.gather(x, b, batch_dims=1)
-
-        total, count = pair_sum(st["sums"]), pair_sum(st["counts"])
-        sums = tf.where(is_a[..., None], total[:, None], st["sums"])
-        means = tf.where(
-            is_a[..., None], (total / count[:, None])[:, None], st["means"]
-        )
-        counts = tf.where(is_a, count[:, None], st["counts"])
-        totals = tf.where(is_a, pair_sum(st["totals"])[:, None], st["totals"])
+        is_a, is_b = tf.equal(index, a), tf.equal(index, b)
+        total = st["sums"][a] + st["sums"][b]
+        count = st["counts"][a] + st["counts"][b]
+        sums = tf.where(is_a[:, None], total[None], st["sums"])
+        means = tf.where(is_a[:, None], (total / count)[None], st["means"])
+        counts = tf.where(is_a, count, st["counts"])
+        totals = tf.where(is_a, st["totals"][a] + st["totals"][b], st["totals"])
         valid = st["valid"] & ~is_b
         new = row(a, means, valid)
-        pointed = tf.equal(st["row_arg"], a[:, None]) | tf.equal(
-            st["row_arg"], b[:, None]
-        )
+        pointed = tf.equal(st["row_arg"], a) | tf.equal(st["row_arg"], b)
         # `<=`: a row whose minimum was the merged box and ties with it stays exact.
-        lower = (new <= st["row_min"]) & on
+        lower = new <= st["row_min"]
         row_min = tf.where(lower, new, st["row_min"])
-        row_arg = tf.where(lower, a[:, None], st["row_arg"])
-        stale = st["stale"] | (pointed & on & ~lower)
-        stale &= ~lower
-        row_min = tf.where(is_a, tf.reduce_min(new, 1)[:, None], row_min)
+        row_arg = tf.where(lower, a, st["row_arg"])
+        stale = (st["stale"] & ~lower) | (pointed & ~lower)
+        row_min = tf.where(is_a, tf.reduce_min(new), row_min)
         row_min = tf.where(is_b, inf, row_min)
-        arg = tf.argmin(new, 1, output_type=tf.int32)[:, None]
-        row_arg = tf.where(is_a, arg, row_arg)
+        row_arg = tf.where(is_a, tf.argmin(new, output_type=tf.int32), row_arg)
         stale = stale & ~is_a & ~is_b
         return {
             "sums": sums,
@@ -193,46 +155,20 @@ def _merge_groups(boxes, scores, valid, threshold):
             "stale": stale,
         }
 
-    def best(st):  # [G]: each group's smallest score (the padding row: inf)
-        return tf.reduce_min(st["row_min"], 1)
-
     def cond(st):
-        return tf.reduce_any(best(st) <= threshold)
+        return tf.reduce_min(tf.concat([st["row_min"], [inf]], 0)) <= threshold
 
     def body(st):
-        i = tf.argmin(st["row_min"], 1, output_type=tf.int32)
-        active = best(st) <= threshold
-        stale = tf.gather(st["stale"], i, batch_dims=1)
-        hit = tf.equal(index, i[:, None]) & (active & stale)[:, None]
-        st = refresh(st, i, hit)
-        return (merge(st, i, active & ~stale),)
+        i = tf.argmin(st["row_min"], output_type=tf.int32)
+        return (tf.cond(st["stale"][i], lambda: refresh(st, i), lambda: merge(st, i)),)
 
     (state,) = tf.while_loop(cond, body, (state,))
-    return state["means"][:, :n], state["totals"][:, :n], state["valid"][:, :n]
+    return state["means"], state["totals"], state["valid"]
 
 
-def _pow2(n, least):
-    """The smallest power of two at least `max(n, least)` (int32 scalar)."""
-    log2 = tf.math.log(tf.cast(tf.maximum(n, least), tf.float32)) / tf.math.log(2.0)
-    return tf.bitwise.left_shift(1, tf.cast(tf.math.ceil(log2 - 1e-6), tf.int32))
-
-
-def _run_groups(boxes, scores, valid, threshold, jit_compile):
-    """`_merge_groups` as a graph, or through XLA on inputs padded to powers
-    of two in both dimensions (one compilation per pair of powers met)."""
-    threshold = tf.cast(threshold, tf.float32)
-    if not jit_compile:
-        return _merge_graph(boxes, scores, valid, threshold)
-    g, n = tf.shape(boxes)[0], tf.shape(boxes)[1]
-    pg, pn = _pow2(g, 1), _pow2(n, 16)
-    pad = [[0, pg - g], [0, pn - n]]
-    means, totals, ok = _merge_jit(
-        tf.pad(boxes, pad + [[0, 0]]),
-        tf.pad(scores, pad),
-        tf.pad(valid, pad),
-        threshold,
-    )
-    return means[:g, :n], totals[:g, :n], ok[:g, :n]
+def _pad(x, p):
+    extra = [[0, p - tf.shape(x)[0]]] + [[0, 0]] * (x.shape.rank - 1)
+    return tf.pad(x, extra)
 
 
 def greedy_merge(boxes, scores, threshold, jit_compile: bool = False):
@@ -257,11 +193,19 @@ def greedy_merge(boxes, scores, threshold, jit_compile: bool = False):
     """
     boxes = tf.reshape(tf.convert_to_tensor(boxes, tf.float32), [-1, 4])
     scores = tf.reshape(tf.convert_to_tensor(scores, tf.float32), [-1])
+    threshold = tf.cast(threshold, tf.float32)
     n = tf.shape(boxes)[0]
-    means, totals, valid = _run_groups(
-        boxes[None], scores[None], tf.ones([1, n], tf.bool), threshold, jit_compile
-    )
-    means, totals, valid = means[0], totals[0], valid[0]
+    if jit_compile:
+        log2 = tf.math.log(tf.cast(tf.maximum(n, 16), tf.float32)) / tf.math.log(2.0)
+        p = tf.bitwise.left_shift(1, tf.cast(tf.math.ceil(log2 - 1e-6), tf.int32))
+        means, totals, valid = _merge_jit(
+            _pad(boxes, p), _pad(scores, p), tf.range(p) < n, threshold
+        )
+        means, totals, valid = means[:n], totals[:n], valid[:n]
+    else:
+        means, totals, valid = _merge_graph(
+            boxes, scores, tf.ones([n], tf.bool), threshold
+        )
     ranked = tf.argsort(tf.where(valid, totals, -float("inf")), direction="DESCENDING")
     num = tf.reduce_sum(tf.cast(valid, tf.int32))
     keep = tf.range(n) < num
@@ -271,97 +215,15 @@ def greedy_merge(boxes, scores, threshold, jit_compile: bool = False):
 
 
 _SIGNATURE = [
-    tf.TensorSpec([None, None, 4], tf.float32),
-    tf.TensorSpec([None, None], tf.float32),
-    tf.TensorSpec([None, None], tf.bool),
+    tf.TensorSpec([None, 4], tf.float32),
+    tf.TensorSpec([None], tf.float32),
+    tf.TensorSpec([None], tf.bool),
     tf.TensorSpec([], tf.float32),
 ]
 # Graphs even when called eagerly (an eager while loop runs op by op); traced
-# once for every shape.
-_merge_graph = tf.function(_merge_groups, input_signature=_SIGNATURE)
-_merge_jit = tf.function(_merge_groups, input_signature=_SIGNATURE, jit_compile=True)
-
-
-def greedy_merge_batch(
-    boxes,
-    scores,
-    classes,
-    images,
-    batch_size,
-    threshold,
-    max_boxes: int,
-    jit_compile: bool = False,
-):
-    """`greedy_merge` within each class of each image, all of them at once;
-    each image's best `max_boxes` over its classes.
-
-    The boxes of one (image, class) pair merge as `greedy_merge` merges them
-    (in the order given); all pairs merge side by side in one loop, which
-    runs as many steps as the pair with the most merges needs.
-
-    Args:
-        boxes: float `[N, 4]` pixels. scores: float `[N]`.
-        classes: int `[N]`: each box's class (any non-negative ints).
-        images: int `[N]`: each box's image, in `[0, batch_size)`.
-        batch_size: int scalar: images in the batch (some may have no box).
-        threshold: float: `greedy_merge`'s threshold.
-        max_boxes: int (Python): boxes returned per image.
-        jit_compile: bool: see `greedy_merge`.
-
-    Returns:
-        (boxes float32 `[batch, max_boxes, 4]`, scores `[batch, max_boxes]`,
-        classes int32 `[batch, max_boxes]`, counts int32 `[batch]`): each
-        image's merged boxes of every class in descending score; rows past
-        its count are zeros.
-    """
-    boxes = tf.reshape(tf.convert_to_tensor(boxes, tf.float32), [-1, 4])
-    scores = tf.reshape(tf.convert_to_tensor(scores, tf.float32), [-1])
-    classes = tf.reshape(tf.cast(classes, tf.int64), [-1])
-    images = tf.reshape(tf.cast(images, tf.int64), [-1])
-    inf = float("inf")
-
-    # Groups: the (image, class) pairs present, numbered by first appearance;
-    # each box's place within its group keeps the input order.
-    key = images * (tf.reduce_max(tf.concat([classes, [0]], 0)) + 1) + classes
-    _, group = tf.unique(key, out_idx=tf.int32)
-    num_groups = tf.reduce_max(tf.concat([group, [-1]], 0)) + 1
-    order = tf.argsort(group, stable=True)
-    sorted_group = tf.gather(group, order)
-    sizes = tf.math.bincount(group, minlength=num_groups, dtype=tf.int32)
-    starts = tf.cumsum(sizes, exclusive=True)
-    place = tf.range(tf.size(group)) - tf.gather(starts, sorted_group)
-    width = tf.maximum(tf.reduce_max(tf.concat([sizes, [0]], 0)), max_boxes)
-    where = tf.stack([sorted_group, place], 1)
-    shape = tf.stack([num_groups, width])
-    grouped_boxes = tf.scatter_nd(
-        where, tf.gather(boxes, order), tf.concat([shape, [4]], 0)
-    )
-    grouped_scores = tf.scatter_nd(where, tf.gather(scores, order), shape)
-    grouped_valid = tf.scatter_nd(where, tf.ones_like(group), shape) > 0
-    means, totals, valid = _run_groups(
-        grouped_boxes, grouped_scores, grouped_valid, threshold, jit_compile
-    )
-
-    # Each group's best `max_boxes`, then each image's best over its groups.
-    top, at = tf.math.top_k(tf.where(valid, totals, -inf), k=max_boxes)
-    top_boxes = tf.gather(means, at, batch_dims=1)  # [groups, max_boxes, 4]
-    group_image = tf.math.unsorted_segment_max(images, group, num_groups)
-    group_class = tf.math.unsorted_segment_max(classes, group, num_groups)
-    entry_image = tf.repeat(group_image, max_boxes)
-    entry_class = tf.cast(tf.repeat(group_class, max_boxes), tf.int32)
-    mine = tf.equal(entry_image[None], tf.range(tf.cast(batch_size, tf.int64))[:, None])
-    per_image = tf.where(mine, tf.reshape(top, [-1])[None], -inf)
-    per_image = tf.pad(per_image, [[0, 0], [0, max_boxes]], constant_values=-inf)
-    best, pick = tf.math.top_k(per_image, k=max_boxes)  # [batch, max_boxes]
-    ok = tf.math.is_finite(best)
-    flat_boxes = tf.pad(tf.reshape(top_boxes, [-1, 4]), [[0, max_boxes], [0, 0]])
-    flat_classes = tf.pad(entry_class, [[0, max_boxes]])
-    return (
-        tf.where(ok[..., None], tf.gather(flat_boxes, pick), 0.0),
-        tf.where(ok, best, 0.0),
-        tf.where(ok, tf.gather(flat_classes, pick), 0),
-        tf.reduce_sum(tf.cast(ok, tf.int32), 1),
-    )
+# once for every N.
+_merge_graph = tf.function(_merge_padded, input_signature=_SIGNATURE)
+_merge_jit = tf.function(_merge_padded, input_signature=_SIGNATURE, jit_compile=True)
 
 
 def greedy_merge_per_class(
@@ -380,15 +242,44 @@ def greedy_merge_per_class(
         `[max_boxes]`, count int32): merged boxes of every class, in
         descending score; rows past `count` are zeros.
     """
-    classes = tf.reshape(tf.cast(classes, tf.int32), [-1])
-    b, s, c, k = greedy_merge_batch(
-        boxes,
-        scores,
-        classes,
-        tf.zeros_like(classes),
-        1,
-        threshold,
-        max_boxes,
-        jit_compile,
+    boxes = tf.convert_to_tensor(boxes, tf.float32)
+    scores = tf.convert_to_tensor(scores, tf.float32)
+    classes = tf.cast(classes, tf.int32)
+    present, _ = tf.unique(classes)
+
+    def one(c):
+        mask = tf.equal(classes, c)
+        b, s, k = greedy_merge(
+            tf.boolean_mask(boxes, mask),
+            tf.boolean_mask(scores, mask),
+            threshold,
+            jit_compile,
+        )
+        pad = tf.maximum(max_boxes - tf.shape(s)[0], 0)
+        b = tf.pad(b, [[0, pad], [0, 0]])[:max_boxes]
+        s = tf.pad(s, [[0, pad]])[:max_boxes]
+        valid = tf.range(max_boxes) < k
+        return b, tf.where(valid, s, -float("inf")), tf.fill([max_boxes], c)
+
+    b, s, c = tf.map_fn(
+        one,
+        present,
+        fn_output_signature=(
+            tf.TensorSpec([max_boxes, 4], tf.float32),
+            tf.TensorSpec([max_boxes], tf.float32),
+            tf.TensorSpec([max_boxes], tf.int32),
+        ),
     )
-    return b[0], s[0], c[0], k[0]
+    b, s, c = tf.reshape(b, [-1, 4]), tf.reshape(s, [-1]), tf.reshape(c, [-1])
+    s = tf.concat([s, tf.fill([max_boxes], -float("inf"))], 0)
+    b = tf.concat([b, tf.zeros([max_boxes, 4])], 0)
+    c = tf.concat([c, tf.zeros([max_boxes], tf.int32)], 0)
+    top, order = tf.math.top_k(s, k=max_boxes)
+    valid = tf.math.is_finite(top)
+    count = tf.reduce_sum(tf.cast(valid, tf.int32))
+    return (
+        tf.where(valid[:, None], tf.gather(b, order), 0.0),
+        tf.where(valid, top, 0.0),
+        tf.where(valid, tf.gather(c, order), 0),
+        count,
+    )

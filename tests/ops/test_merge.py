@@ -6,12 +6,7 @@ import tensorflow as tf
 from references import greedy_merge as reference_merge
 from references import match_score as reference_score
 
-from overfeat_tf.ops.merge import (
-    greedy_merge,
-    greedy_merge_batch,
-    greedy_merge_per_class,
-    match_score,
-)
+from overfeat_tf.ops.merge import greedy_merge, greedy_merge_per_class, match_score
 
 SIG = [tf.TensorSpec([None, 4]), tf.TensorSpec([None]), tf.TensorSpec([])]
 merge = tf.function(greedy_merge, input_signature=SIG)
@@ -175,45 +170,3 @@ def test_per_class_merges_within_classes_only():
         b[:3], [[0, 0, 10, 10], [0, 0, 10, 10], [50, 50, 60, 60]]
     )
     assert not b[3:].any()
-
-
-@pytest.mark.parametrize("seed", range(12))
-def test_batch_merges_each_class_of_each_image_as_the_reference(seed):
-    # Boxes of several images and classes, interleaved in random order; some
-    # images have none. Each (image, class) merges on its own, as the
-    # reference merges that group's boxes, and each image keeps its best.
-    rng = np.random.default_rng(300 + seed)
-    batch, max_boxes = int(rng.integers(1, 5)), int(rng.integers(1, 9))
-    n = int(rng.integers(0, 160))
-    boxes, scores = random_boxes(rng, n, clustered=True)
-    images = rng.integers(0, batch, n)
-    classes = rng.choice([0, 3, 7, 999], n)
-    threshold = rng.uniform(0.3, 1.2)
-    out = [
-        t.numpy()
-        for t in greedy_merge_batch(
-            boxes, scores, classes, images, batch, threshold, max_boxes
-        )
-    ]
-    assert [t.shape[:2] for t in out[:3]] == [(batch, max_boxes)] * 3
-    for i in range(batch):
-        merged = []
-        for c in np.unique(classes[images == i]):
-            group = (images == i) & (classes == c)
-            for box, score in zip(
-                *reference_merge(boxes[group], scores[group], threshold), strict=True
-            ):
-                merged.append((score, c, box))
-        merged.sort(key=lambda m: -m[0])
-        want = merged[:max_boxes]
-        k = len(want)
-        assert out[3][i] == k
-        np.testing.assert_allclose(
-            out[1][i, :k], [m[0] for m in want], rtol=1e-5, atol=1e-4
-        )
-        np.testing.assert_array_equal(out[2][i, :k], [m[1] for m in want])
-        np.testing.assert_allclose(
-            out[0][i, :k], np.reshape([m[2] for m in want], (-1, 4)), atol=2e-3
-        )
-        assert not out[0][i, k:].any() and not out[1][i, k:].any()
-        assert not out[2][i, k:].any()
