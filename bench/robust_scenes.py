@@ -14,19 +14,12 @@ bench/results/robust_scenes.json.
 """
 
 import argparse
-import dataclasses
 import pathlib
 
 import numpy as np
 import tensorflow as tf
-from _common import report
+from _common import classification_scenes, report
 
-from overfeat_tf.data.fashion_scenes import (
-    FashionScenes,
-    render_scene,
-    split_items,
-    split_photos,
-)
 from overfeat_tf.serving import load_saved_model, saved_model_path
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -34,23 +27,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 def scenes(count: int, untinted: float, seed: int = 7):
     """`count` test-split scenes: (uint8 images [n, 112, 112, 3], labels [n])."""
-    (base,) = [c for c in FashionScenes.BUILDER_CONFIGS if c.name == "classification"]
-    config = dataclasses.replace(
-        base, name="robust", min_scale=1.2, max_scale=4.0, untinted=untinted
+    return classification_scenes(
+        "test", count, seed, min_scale=1.2, max_scale=4.0, untinted=untinted
     )
-    photos = split_photos("test")
-    items, labels = split_items("test")
-    drawn = [
-        render_scene(
-            np.random.default_rng([seed, i]),
-            config,
-            photos,
-            items,
-            labels,
-        )
-        for i in range(count)
-    ]
-    return np.stack([d[0] for d in drawn]), np.array([d[2][0] for d in drawn])
 
 
 def main():

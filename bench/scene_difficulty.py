@@ -25,20 +25,13 @@ scenes take away. Prints a table and writes bench/results/scene_difficulty.json.
 """
 
 import argparse
-import dataclasses
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
-from _common import report
+from _common import classification_scenes, report
 
-from overfeat_tf.data.fashion_scenes import (
-    FashionScenes,
-    render_scene,
-    split_items,
-    split_photos,
-)
 from overfeat_tf.models import OverFeat
 from overfeat_tf.specs import get_spec
 from overfeat_tf.train.tasks import training_model
@@ -55,20 +48,15 @@ SCENES = {"train": 6000, "validation": 500}  # the classification config's
 
 def draw(split: str, scales, photographs: bool, count: int, seed: int):
     """`count` scenes of `split`: (uint8 `[n, 112, 112, 3]`, labels `[n]`)."""
-    (base,) = [c for c in FashionScenes.BUILDER_CONFIGS if c.name == "classification"]
-    config = dataclasses.replace(
-        base, name="difficulty", min_scale=scales[0], max_scale=scales[1]
+    black = [np.zeros((112, 112, 3), np.uint8)]
+    return classification_scenes(
+        split,
+        count,
+        seed,
+        None if photographs else black,
+        min_scale=scales[0],
+        max_scale=scales[1],
     )
-    size = config.image_size
-    photos = (
-        split_photos(split) if photographs else [np.zeros((size, size, 3), np.uint8)]
-    )
-    items, labels = split_items(split)
-    drawn = [
-        render_scene(np.random.default_rng([seed, i]), config, photos, items, labels)
-        for i in range(count)
-    ]
-    return np.stack([d[0] for d in drawn]), np.array([d[2][0] for d in drawn])
 
 
 def dataset(images, labels, window: int, batch_size: int, train: bool, seed: int):
