@@ -5,6 +5,7 @@ from overfeat_tf.eval.detection import (
     coco_ap,
     evaluate_detect_signature,
     evaluate_detector,
+    positive_scales,
 )
 from overfeat_tf.eval.localization import (
     evaluate_localizer,
@@ -24,5 +25,6 @@ __all__ = [
     "ground_truth_batches",
     "localization_hits",
     "localize_signature",
+    "positive_scales",
     "vote_table",
 ]

@@ -5,7 +5,9 @@ AP (mean over IoU 0.50:0.95), AP50 and AP75, over up to 100 detections
 per image. `evaluate_detector` runs a detector's network once per image
 and post-processes the same cells both ways (`overfeat_tf.ops.detect`):
 the paper's greedy merge and non-maximum suppression, so the two are
-compared on identical raw predictions.
+compared on identical raw predictions. `positive_scales` tells, before
+any training, which ground-truth boxes a detector's scales can train as
+objects at all.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "coco_ap",
     "evaluate_detect_signature",
     "evaluate_detector",
+    "positive_scales",
 ]
 
 MAX_DETECTIONS = 100  # COCO's
@@ -211,3 +214,76 @@ def evaluate_detect_signature(detect, dataset, num_classes: int) -> dict:
     result = coco_ap(truth, found, num_classes)
     result.update(examples=len(truth), seconds=time.perf_counter() - start)
     return result
+
+
+def positive_scales(
+    dataset,
+    spec,
+    positive_coverage: float = 0.5,
+    min_box_size: float = 0.5,
+    negative_overlap: float = 0.2,
+) -> dict:
+    """For every ground-truth box, the scales at which some cell trains on it.
+
+    Detection training labels a cell with a box's class only where the
+    cell's window holds `positive_coverage` of the box and the box is not
+    much smaller than the window (`overfeat_tf.ops.boxes.detection_labels`).
+    A box too small for the largest scale, or too large for the smallest,
+    never trains as an object and is rarely found. This runs the training
+    pipeline's own labelling (each image resized to each of `spec.scales`
+    as `localization_dataset` does, the fine stride's windows) on each box
+    alone; beside other boxes a cell goes to the box it holds most of, so
+    this is what the scales allow at best.
+
+    Args:
+        dataset: `tf.data.Dataset` of TFDS examples (`image`, `objects`).
+        spec: the detector's `Spec` (its `scales`: the detector's
+            `detect.scale_sides`, as `overfeat train detect` sets them).
+        positive_coverage, min_box_size, negative_overlap: float, as in
+            `DetectConfig`.
+
+    Returns:
+        dict: `root` float `[n]`, the square root of each box's area in the
+        image's own pixels; `positive` bool `[n, len(spec.scales)]`.
+    """
+    from overfeat_tf import geometry
+    from overfeat_tf.ops.boxes import detection_labels, window_grid
+    from overfeat_tf.ops.multiscale import _scale_sizes_tf
+
+    window, stride = spec.window, geometry.fine_stride(spec)
+    settings = {
+        "positive_coverage": positive_coverage,
+        "min_box_size": min_box_size,
+        "negative_overlap": negative_overlap,
+    }
+
+    @tf.function(reduce_retracing=True)
+    def labelled(hw, boxes):
+        columns = []
+        for size in _scale_sizes_tf(spec, hw, "aspect"):
+            rows = (size[0] - window) // stride + 1
+            cols = (size[1] - window) // stride + 1
+            windows = window_grid(rows, cols, stride, window)
+            h, w = tf.cast(size[0], tf.float32), tf.cast(size[1], tf.float32)
+            pixels = boxes * tf.stack([h, w, h, w])
+            columns.append(
+                tf.map_fn(
+                    lambda box, windows=windows: tf.reduce_any(
+                        detection_labels(windows, box[None], [0], 1, **settings) == 0
+                    ),
+                    pixels,
+                    fn_output_signature=tf.bool,
+                )
+            )
+        return tf.stack(columns, 1)
+
+    roots, positive = [np.zeros(0)], [np.zeros((0, len(spec.scales)), bool)]
+    for example in dataset:
+        hw = tf.shape(example["image"])[:2]
+        boxes = tf.reshape(tf.cast(example["objects"]["bbox"], tf.float32), [-1, 4])
+        if not boxes.shape[0]:
+            continue
+        size = boxes.numpy() * np.tile(hw.numpy(), 2)
+        roots.append(np.sqrt((size[:, 2] - size[:, 0]) * (size[:, 3] - size[:, 1])))
+        positive.append(labelled(hw, boxes).numpy())
+    return {"root": np.concatenate(roots), "positive": np.concatenate(positive)}
