@@ -324,8 +324,8 @@ def _fashion_detect():
     #   smallest quarter of the items (roots 15-36 px) never an object,
     #   21% of the training boxes (bench/detection_scales.py); 385 makes
     #   93.5% trainable. One detector from the same classifier, test split:
-    #   AP50 0.312 against 0.279, recall of items under 40 px 0.58 against
-    #   0.35, classification top-1 61.7% against 58.8%.
+    #   AP50 0.312 against 0.279, class-agnostic recall of items under 40 px
+    #   0.58 against 0.35, classification top-1 61.7% against 58.8%.
     # - Object cells hold 70% of their item, at least 0.6 of the window's side
     #   (the defaults, 50% / 0.5, gave 0.22 object and 0.19 background cell
     #   accuracy on validation after 8 epochs at 1e-4; these, at 1e-3 for 16

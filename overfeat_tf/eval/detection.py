@@ -237,7 +237,7 @@ def positive_scales(
 
     Args:
         dataset: `tf.data.Dataset` of TFDS examples (`image`, `objects`).
-        spec: the detector's `Spec` (its `scales`: the detector's
+        spec: the detector's `NetworkSpec` (its `scales`: the detector's
             `detect.scale_sides`, as `overfeat train detect` sets them).
         positive_coverage, min_box_size, negative_overlap: float, as in
             `DetectConfig`.
