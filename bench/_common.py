@@ -68,6 +68,15 @@ def report(name: str, rows: list[tuple], results: dict) -> None:
     print(f"  -> {path}")
 
 
+def classification_config():
+    """`fashion_scenes`' `classification` `SceneConfig` (scene size, item
+    scales, split sizes)."""
+    from overfeat_tf.data.fashion_scenes import FashionScenes
+
+    (config,) = [c for c in FashionScenes.BUILDER_CONFIGS if c.name == "classification"]
+    return config
+
+
 def classification_scenes(split: str, count: int, seed: int, photos=None, **draw):
     """`count` scenes drawn as `fashion_scenes/classification` draws its own,
     from `split`'s items and photographs, with `draw`'s `SceneConfig` fields
@@ -80,15 +89,9 @@ def classification_scenes(split: str, count: int, seed: int, photos=None, **draw
     Returns:
         (uint8 images `[n, 112, 112, 3]`, int64 labels `[n]`).
     """
-    from overfeat_tf.data.fashion_scenes import (
-        FashionScenes,
-        render_scene,
-        split_items,
-        split_photos,
-    )
+    from overfeat_tf.data.fashion_scenes import render_scene, split_items, split_photos
 
-    (base,) = [c for c in FashionScenes.BUILDER_CONFIGS if c.name == "classification"]
-    config = dataclasses.replace(base, name="bench", **draw)
+    config = dataclasses.replace(classification_config(), name="bench", **draw)
     photos = split_photos(split) if photos is None else photos
     items, labels = split_items(split)
     drawn = [

@@ -30,7 +30,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from _common import classification_scenes, report
+from _common import classification_config, classification_scenes, report
 
 from overfeat_tf.models import OverFeat
 from overfeat_tf.specs import get_spec
@@ -43,7 +43,7 @@ ROWS = (
     ("on photographs", (4.0, 4.0), True),
     ("the dataset", (1.0, 4.0), True),
 )
-SCENES = {"train": 6000, "validation": 500}  # the classification config's
+SCENES = dict(classification_config().num_examples)  # split sizes
 
 
 def draw(split: str, scales, photographs: bool, count: int, seed: int):
