@@ -1,7 +1,8 @@
 """Which ground-truth boxes a detector's scales can train as objects.
 
-    python bench/detection_scales.py --data-dir DIR
-    python bench/detection_scales.py --preset neon_trees --split train
+    python bench/detection_scales.py \
+        --set "detect.scale_sides=[97,133,169,205,241,289]" --add 385
+    python bench/detection_scales.py --preset neon_trees --add 481 577
 
 A detection cell is an object only where its window holds
 `detect.positive_coverage` of a box and the box's side (the square root of
@@ -36,7 +37,7 @@ def main():
         "--add",
         type=int,
         nargs="*",
-        default=[385],
+        default=[],
         help="short sides appended to the preset's, one row each",
     )
     parser.add_argument("--set", action="append", default=[], help="key=value")
@@ -46,19 +47,26 @@ def main():
     spec = get_spec(config.model.arch)
     data = tfds.load(config.data.dataset, split=args.split, data_dir=args.data_dir)
     sides = tuple(det.scale_sides or (min(s) for s in spec.scales))
+    # One labelling pass at the preset's sides and every added one; each row
+    # reads its own columns.
+    every = (*sides, *args.add)
+    got = positive_scales(
+        data,
+        dataclasses.replace(spec, scales=tuple((s, s) for s in every)),
+        det.positive_coverage,
+        det.min_box_size,
+        det.negative_overlap,
+    )
+    root = got["root"]
+    edges = np.percentile(root, [0, 25, 50, 75, 100])
+    bins = list(zip(edges[:-1], edges[1:], strict=True))
+    preset = list(range(len(sides)))
     rows, results = [], {"preset": args.preset, "split": args.split, "rows": {}}
-    for extra in [None, *args.add]:
-        scale_sides = sides if extra is None else (*sides, extra)
-        got = positive_scales(
-            data,
-            dataclasses.replace(spec, scales=tuple((s, s) for s in scale_sides)),
-            det.positive_coverage,
-            det.min_box_size,
-            det.negative_overlap,
-        )
-        root, positive = got["root"], got["positive"].any(1)
-        edges = np.percentile(root, [0, 25, 50, 75, 100])
-        bins = list(zip(edges[:-1], edges[1:], strict=True))
+    for column in [None, *range(len(sides), len(every))]:
+        columns = preset if column is None else [*preset, column]
+        scale_sides = tuple(every[c] for c in columns)
+        by_scale = got["positive"][:, columns]
+        positive = by_scale.any(1)
         shares = [
             float(positive[(root >= lo) & (root <= hi)].mean()) for lo, hi in bins
         ]
@@ -77,7 +85,7 @@ def main():
         results["rows"][label] = {
             "boxes": len(root),
             "positive": float(positive.mean()),
-            "per_scale": got["positive"].mean(0).tolist(),
+            "per_scale": by_scale.mean(0).tolist(),
             "quartile_edges": edges.tolist(),
             "quartile_positive": shares,
         }
