@@ -161,6 +161,10 @@ class DetectConfig:
     scale_sides: tuple | None = None
     flips: bool = True
     positive_coverage: float = 0.5  # an object cell holds this much of its box
+    # The regressor trains on every cell holding this much of a box (the
+    # localizer's `min_coverage`), whatever its class label; None:
+    # `positive_coverage`.
+    box_coverage: float | None = None
     min_box_size: float = 0.5  # ... and the box's side is this much of the window's
     negative_overlap: float = 0.2  # background: no box overlaps more than this
     random_negatives: int = 8  # background cells per image, drawn at random

@@ -562,6 +562,12 @@ class DetectTask(LocalizeTask):
                     f"multiple of the fine stride {stride} (e.g. "
                     f"{spec.window + stride * max(0, (side - spec.window) // stride)})."
                 )
+        if det.box_coverage is not None and not 0.0 < det.box_coverage <= 1.0:
+            raise ValueError(
+                "detect.box_coverage must be in (0, 1] (the share of a box a "
+                f"window holds to train the regressor), or null. Received: "
+                f"{det.box_coverage!r}"
+            )
         if min(det.random_negatives, det.hard_negatives) < 0:
             raise ValueError("detect.random_negatives and hard_negatives must be >= 0.")
         self.object_names = dataset_class_names(
@@ -626,7 +632,8 @@ class DetectTask(LocalizeTask):
         return out
 
     def _min_coverage(self, config):
-        return config.detect.positive_coverage
+        det = config.detect
+        return det.positive_coverage if det.box_coverage is None else det.box_coverage
 
     def _detection(self, config):
         det = config.detect

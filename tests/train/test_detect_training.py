@@ -96,10 +96,56 @@ def test_train_detect_from_a_classifier(tfds_dir, tmp_path):
     assert "merge" in cli.stdout and "nms" in cli.stdout
 
 
+def _held(targets):
+    """NumPy: the share of each target box (window frame) inside its window."""
+    y0, x0, y1, x1 = np.moveaxis(targets, -1, 0)
+    inside = np.clip(np.minimum(y1, 1) - np.maximum(y0, 0), 0, None) * np.clip(
+        np.minimum(x1, 1) - np.maximum(x0, 0), 0, None
+    )
+    return inside / np.maximum((y1 - y0) * (x1 - x0), 1e-9)
+
+
+def test_box_coverage_trains_the_regressor_beyond_the_object_cells(tfds_dir, tmp_path):
+    # The regressor's cells (channel 4) follow `detect.box_coverage`; the
+    # classes (channel 6) keep `positive_coverage`. Bugs caught: the option
+    # ignored (the same mask), or also applied to the class labels.
+    build(DATASET, tfds_dir)
+    config = _config(tfds_dir, tmp_path)
+    config.detect.scale_sides = (133,)
+    config.detect.positive_coverage = 0.7
+    config.train.deterministic = True  # the same scenes in the same order
+    raw, _ = load_split(DATASET, "train", tfds_dir)
+    batches = {}
+    for coverage in (None, 0.3):
+        config.detect.box_coverage = coverage
+        task = DetectTask(config)
+        task.validate(config)
+        model, _ = task.build(config)
+        data = task.train_dataset(raw.take(8), config, model.spec, 4, 0)
+        batches[coverage] = [y.numpy() for _, y in data]
+    grew = 0
+    for strict, loose in zip(batches[None], batches[0.3], strict=True):
+        np.testing.assert_array_equal(strict[..., 6], loose[..., 6])
+        tight, wide = strict[..., 4] > 0, loose[..., 4] > 0
+        assert not (tight & ~wide).any()
+        grew += int((wide & ~tight).sum())
+        held = _held(loose[..., :4])
+        assert (held[wide] >= 0.3 - 1e-4).all()
+        assert (held[tight] >= 0.7 - 1e-4).all()
+        # Every object cell trains the regressor either way.
+        objects = (strict[..., 6] >= 0) & (strict[..., 6] < 10)
+        assert not (objects & ~tight).any()
+    assert grew > 0
+
+
 def test_detect_checks_its_settings_before_building(tfds_dir, tmp_path):
     config = _config(tfds_dir, tmp_path)
     config.detect.scale_sides = (97, 100)
     with pytest.raises(ValueError, match=r"100 is not 85 \+ a multiple of .* 12"):
+        DetectTask(config).validate(config)
+    config.detect.scale_sides = (97,)
+    config.detect.box_coverage = 0.0
+    with pytest.raises(ValueError, match=r"box_coverage must be in \(0, 1\].*0\.0"):
         DetectTask(config).validate(config)
     config.detect.init_from = str(tmp_path / "nothing")
     out = run_cli(
