@@ -339,9 +339,10 @@ def _fashion_detect():
     #   fired untrained, their boxes IoU 0.35 with the item), cells holding
     #   at most half an item are background (`negative_overlap` 0.5; at 0.2
     #   those between fired on 27% of them and gave boxes that never reached
-    #   IoU 0.5), and the box loss weighs 10x (its L2 was about a tenth of
-    #   the cross-entropy). One detector from the same classifier each:
-    #   test AP50 0.363 against 0.312, validation 0.399 against 0.350.
+    #   IoU 0.5), and the box loss weighs 10x (its L2, in window units, was
+    #   small beside the cross-entropy). From fashion_demo/4's classifier,
+    #   through the SavedModels: test AP50 0.363 against that demo's 0.311,
+    #   validation 0.399 against 0.329 (README "Stray boxes").
     # - Merge threshold 0.6: validation AP50 0.404 (AP 0.180), against 0.358
     #   (0.183) at 0.4 and 0.413 (0.167) at 0.8.
     config = _fashion_small()
