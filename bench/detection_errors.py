@@ -23,6 +23,7 @@ Writes bench/results/detection_errors.json.
 import argparse
 import pathlib
 
+import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -37,18 +38,11 @@ KINDS = ("hit", "wrong class", "repeat", "loose", "background")
 
 
 def pairwise_iou(a, b):
-    """IoU of every box of `a` `[n, 4]` with every box of `b` `[m, 4]`."""
-    y0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    x0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    y1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    x1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(y1 - y0, 0, None) * np.clip(x1 - x0, 0, None)
-
-    def area(z):
-        return (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])
-
-    union = area(a)[:, None] + area(b)[None] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+    """IoU of every box of `a` `[n, 4]` with every box of `b` `[m, 4]`
+    (pixels, `[ymin, xmin, ymax, xmax]`): `[n, m]`."""
+    return keras.utils.bounding_boxes.compute_iou(
+        np.asarray(a, np.float32), np.asarray(b, np.float32), "yxyx"
+    ).numpy()
 
 
 def kinds(truth, found):
