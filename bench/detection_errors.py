@@ -25,12 +25,10 @@ import pathlib
 
 import keras
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
 from _common import report
 
-from overfeat_tf.eval import coco_ap
-from overfeat_tf.eval.detection import _truth
+from overfeat_tf.eval import coco_ap, signature_detections
 from overfeat_tf.serving import load_saved_model, saved_model_path
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -94,20 +92,7 @@ def main():
     data = tfds.load(args.dataset, split=args.split, data_dir=args.data_dir)
     if args.limit:
         data = data.take(args.limit)
-    truths, founds = [], []
-    for example in data:
-        truth = _truth(example)
-        h, w = truth["height"], truth["width"]
-        out = detect(images=tf.cast(example["image"], tf.uint8)[None])
-        n = int(out["num_detections"][0])
-        truths.append(truth)
-        founds.append(
-            {
-                "boxes": out["detection_boxes"][0, :n].numpy() * [h, w, h, w],
-                "scores": out["detection_scores"][0, :n].numpy(),
-                "classes": out["detection_classes"][0, :n].numpy().astype(int),
-            }
-        )
+    truths, founds = signature_detections(detect, data)
     info = tfds.builder(args.dataset, data_dir=args.data_dir).info
     num_classes = info.features["objects"]["label"].num_classes
     scored, items, found_any, found_right = [], 0, 0, 0

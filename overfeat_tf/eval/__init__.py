@@ -6,6 +6,7 @@ from overfeat_tf.eval.detection import (
     evaluate_detect_signature,
     evaluate_detector,
     positive_scales,
+    signature_detections,
 )
 from overfeat_tf.eval.localization import (
     evaluate_localizer,
@@ -26,5 +27,6 @@ __all__ = [
     "localization_hits",
     "localize_signature",
     "positive_scales",
+    "signature_detections",
     "vote_table",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "evaluate_detect_signature",
     "evaluate_detector",
     "positive_scales",
+    "signature_detections",
 ]
 
 MAX_DETECTIONS = 100  # COCO's
@@ -182,8 +183,8 @@ def evaluate_detector(
     return result
 
 
-def evaluate_detect_signature(detect, dataset, num_classes: int) -> dict:
-    """AP of a SavedModel's `detect_images` signature on a dataset.
+def signature_detections(detect, dataset) -> tuple[list, list]:
+    """A SavedModel's `detect_images` signature run on every example.
 
     Args:
         detect: the signature (or any function of `images` uint8 `[1, h, w,
@@ -192,13 +193,12 @@ def evaluate_detect_signature(detect, dataset, num_classes: int) -> dict:
             exported settings apply, `max_detections` and `min_score`
             included.
         dataset: `tf.data.Dataset` of TFDS examples (`image`, `objects`).
-        num_classes: int. Object classes.
 
     Returns:
-        dict: `coco_ap`'s measures, plus `examples`, `seconds`.
+        (ground truth, detections): per example, `coco_ap`'s dicts, the
+        boxes in pixels of the image.
     """
     truth, found = [], []
-    start = time.perf_counter()
     for example in dataset:
         truth.append(_truth(example))
         h, w = truth[-1]["height"], truth[-1]["width"]
@@ -211,6 +211,21 @@ def evaluate_detect_signature(detect, dataset, num_classes: int) -> dict:
                 "classes": out["detection_classes"][0, :n].numpy(),
             }
         )
+    return truth, found
+
+
+def evaluate_detect_signature(detect, dataset, num_classes: int) -> dict:
+    """AP of a SavedModel's `detect_images` signature on a dataset.
+
+    Args:
+        detect, dataset: as `signature_detections`.
+        num_classes: int. Object classes.
+
+    Returns:
+        dict: `coco_ap`'s measures, plus `examples`, `seconds`.
+    """
+    start = time.perf_counter()
+    truth, found = signature_detections(detect, dataset)
     result = coco_ap(truth, found, num_classes)
     result.update(examples=len(truth), seconds=time.perf_counter() - start)
     return result
