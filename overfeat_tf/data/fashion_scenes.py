@@ -200,12 +200,16 @@ def render_scene(rng, config: SceneConfig, photos, items, labels):
 class FashionScenes(tfds.core.GeneratorBasedBuilder):
     """Fashion-MNIST items pasted on photographs, with exact boxes."""
 
-    VERSION = tfds.core.Version("2.0.0")
+    VERSION = tfds.core.Version("2.1.0")
     RELEASE_NOTES = {
         "1.0.0": "Classification, localization and detection scenes.",
         "2.0.0": (
             "Classification items at every scale (1x-4x, was 3.2x-4x); a third "
             "of all items untinted; 17 photographs (was 10)."
+        ),
+        "2.1.0": (
+            "detection: 6,000 training scenes (was 1,500; the first 1,500 are "
+            "unchanged, as are validation and test)."
         ),
     }
     BUILDER_CONFIGS = [
@@ -229,7 +233,7 @@ class FashionScenes(tfds.core.GeneratorBasedBuilder):
             image_size=192,
             min_objects=0,
             max_objects=6,
-            num_examples=(("train", 1500), ("validation", 200), ("test", 400)),
+            num_examples=(("train", 6000), ("validation", 200), ("test", 400)),
         ),
     ]
 

@@ -36,7 +36,7 @@ NAMES = [
             "fashion_scenes/localization",
             {"train": 3000, "validation": 300, "test": 600},
         ),
-        ("fashion_scenes/detection", {"train": 1500, "validation": 200, "test": 400}),
+        ("fashion_scenes/detection", {"train": 6000, "validation": 200, "test": 400}),
     ],
 )
 def test_counts_and_boxes(name, counts, tfds_dir):
