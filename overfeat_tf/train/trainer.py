@@ -182,9 +182,6 @@ def train(config: Config, task, callbacks=()) -> dict:
     """
     strategy = make_strategy(config.distribute.strategy, config.distribute.cpu_devices)
     train_config = config.train
-    keras.utils.set_random_seed(train_config.seed)
-    if train_config.deterministic:
-        tf.config.experimental.enable_op_determinism()
     data = config.data
     raw_train, n_train = load_split(
         data.dataset,
@@ -196,6 +193,12 @@ def train(config: Config, task, callbacks=()) -> dict:
     raw_eval, _ = load_split(
         data.dataset, data.eval_split, data.data_dir, data.manual_dir
     )
+    # Seeded after the splits are loaded: building a dataset on first use
+    # draws from the global generators, and a run must not depend on
+    # whether its data was already built.
+    keras.utils.set_random_seed(train_config.seed)
+    if train_config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     n_examples = n_train * task.examples_per_image(config)
     _check_split(config, n_examples)
     task.validate(config)
