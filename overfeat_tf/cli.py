@@ -1,6 +1,6 @@
 """The `overfeat` command line.
 
-    overfeat demo                                   # the main job, ~55 min
+    overfeat demo                                   # the main job, ~90 min
     overfeat describe --arch fast --size 231x231 --json
     overfeat train classify --preset fashion_small --set train.epochs=3
     overfeat train localize --preset fashion_localize
@@ -455,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
             add_demo_args,
             run_demo,
             "classify, localize and detect on embedded data: train, export, "
-            "evaluate (~55 min)",
+            "evaluate (~90 min)",
         ),
         (
             "describe",

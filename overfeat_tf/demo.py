@@ -1,6 +1,6 @@
 """`overfeat demo`: the paper's integrated pipeline on the embedded data.
 
-The main job on a fresh machine (about 55 minutes on 2 CPU cores):
+The main job on a fresh machine (about 90 minutes on 2 CPU cores):
 
 1. classification pretraining: the small accurate network on
    `fashion_scenes/classification` (the `fashion_small` preset; TFDS builds

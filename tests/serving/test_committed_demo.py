@@ -1,0 +1,52 @@
+"""The committed demo SavedModel on scenes it never saw, items of every size."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from overfeat_tf.data.fashion_scenes import (
+    FashionScenes,
+    render_scene,
+    split_items,
+    split_photos,
+)
+from overfeat_tf.serving import load_saved_model, saved_model_path
+
+MODEL = "saved_models/fashion_demo"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind, untinted", [("tinted", 0.0), ("grey", 1.0)])
+def test_classifies_items_from_30_to_100_percent_of_the_frame(kind, untinted):
+    # 150 test-split scenes (items and photographs training never saw), one
+    # item from 34 px (30% of the 112 px frame) to all of it, all tinted or
+    # all left grey, through `classify_images` (the export's scales, flips
+    # and fine stride): top-1 >= 70% (issue 12). fashion_demo/7 gives 76.7%
+    # tinted and 74.7% grey here (bench/robust_scenes.py, 200 other scenes:
+    # 75.0% and 79.5%); fashion_demo/6 gave 72.7% and 69.3%, and fails on
+    # grey. Catches a committed model that only knows large tinted items
+    # (1.0.0's data), an export voting over scales that miss small items, a
+    # classify signature fed the wrong channel order or range.
+    base = next(c for c in FashionScenes.BUILDER_CONFIGS if c.name == "classification")
+    config = dataclasses.replace(
+        base, name="robust", min_scale=1.2, max_scale=4.0, untinted=untinted
+    )
+    photos = split_photos("test")
+    items, labels = split_items("test")
+    drawn = [
+        render_scene(np.random.default_rng([11, i]), config, photos, items, labels)
+        for i in range(150)
+    ]
+    images = np.stack([d[0] for d in drawn])
+    truth = np.array([d[2][0] for d in drawn])
+    classify = load_saved_model(saved_model_path(MODEL)).signatures["classify_images"]
+    top1 = np.concatenate(
+        [
+            classify(images=tf.constant(images[i : i + 50]))["classes"].numpy()[:, 0]
+            for i in range(0, len(images), 50)
+        ]
+    )
+    accuracy = float((top1 == truth).mean())
+    assert accuracy >= 0.7, f"{kind}: top-1 {accuracy:.1%}"
