@@ -1,7 +1,5 @@
-"""Helpers shared by the benchmark scripts: timing, a matmul yardstick, scenes
-drawn like fashion_scenes/classification, output."""
+"""Helpers shared by the benchmark scripts: timing, a matmul yardstick, output."""
 
-import dataclasses
 import json
 import os
 import pathlib
@@ -66,36 +64,3 @@ def report(name: str, rows: list[tuple], results: dict) -> None:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"  -> {path}")
-
-
-def classification_config():
-    """`fashion_scenes`' `classification` `SceneConfig` (scene size, item
-    scales, split sizes)."""
-    from overfeat_tf.data.fashion_scenes import FashionScenes
-
-    (config,) = [c for c in FashionScenes.BUILDER_CONFIGS if c.name == "classification"]
-    return config
-
-
-def classification_scenes(split: str, count: int, seed: int, photos=None, **draw):
-    """`count` scenes drawn as `fashion_scenes/classification` draws its own,
-    from `split`'s items and photographs, with `draw`'s `SceneConfig` fields
-    changed (e.g. `min_scale`, `untinted`); scene i from the generator seeded
-    `[seed, i]`.
-
-    Args:
-        photos: list of uint8 `[h, w, 3]` backgrounds, or None for `split`'s.
-
-    Returns:
-        (uint8 images `[n, 112, 112, 3]`, int64 labels `[n]`).
-    """
-    from overfeat_tf.data.fashion_scenes import render_scene, split_items, split_photos
-
-    config = dataclasses.replace(classification_config(), name="bench", **draw)
-    photos = split_photos(split) if photos is None else photos
-    items, labels = split_items(split)
-    drawn = [
-        render_scene(np.random.default_rng([seed, i]), config, photos, items, labels)
-        for i in range(count)
-    ]
-    return np.stack([d[0] for d in drawn]), np.array([d[2][0] for d in drawn])

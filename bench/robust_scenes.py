@@ -20,8 +20,9 @@ import pathlib
 
 import numpy as np
 import tensorflow as tf
-from _common import classification_scenes, report
+from _common import report
 
+from overfeat_tf.data.fashion_scenes import classification_scenes
 from overfeat_tf.serving import load_saved_model, saved_model_path
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

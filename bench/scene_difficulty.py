@@ -30,8 +30,9 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from _common import classification_config, classification_scenes, report
+from _common import report
 
+from overfeat_tf.data.fashion_scenes import classification_scenes, scene_config
 from overfeat_tf.models import OverFeat
 from overfeat_tf.specs import get_spec
 from overfeat_tf.train.tasks import training_model
@@ -43,7 +44,7 @@ ROWS = (
     ("on photographs", (4.0, 4.0), True),
     ("the dataset", (1.0, 4.0), True),
 )
-SCENES = dict(classification_config().num_examples)  # split sizes
+SCENES = dict(scene_config("classification").num_examples)  # split sizes
 
 
 def draw(split: str, scales, photographs: bool, count: int, seed: int):

@@ -41,7 +41,9 @@ __all__ = [
     "CLASS_NAMES",
     "FashionScenes",
     "SceneConfig",
+    "classification_scenes",
     "render_scene",
+    "scene_config",
     "split_items",
     "split_photos",
 ]
@@ -308,3 +310,33 @@ class FashionScenes(tfds.core.GeneratorBasedBuilder):
                 if config.task == "localization":
                     example["label"] = int(classes[0])
             yield key, example
+
+
+def scene_config(name: str) -> SceneConfig:
+    """The `SceneConfig` of `fashion_scenes/<name>` (scene size, item
+    scales, split sizes)."""
+    (config,) = [c for c in FashionScenes.BUILDER_CONFIGS if c.name == name]
+    return config
+
+
+def classification_scenes(split: str, count: int, seed: int, photos=None, **draw):
+    """`count` scenes drawn as `fashion_scenes/classification` draws its own,
+    from `split`'s items and photographs, with `draw`'s `SceneConfig` fields
+    changed (e.g. `min_scale`, `untinted`); scene i from the generator seeded
+    `[seed, i]`: fresh scenes of a split, for measuring a model on items of
+    chosen sizes and tints.
+
+    Args:
+        photos: list of uint8 `[h, w, 3]` backgrounds, or None for `split`'s.
+
+    Returns:
+        (uint8 images `[n, 112, 112, 3]`, int64 labels `[n]`).
+    """
+    config = dataclasses.replace(scene_config("classification"), **draw)
+    photos = split_photos(split) if photos is None else photos
+    items, labels = split_items(split)
+    drawn = [
+        render_scene(np.random.default_rng([seed, i]), config, photos, items, labels)
+        for i in range(count)
+    ]
+    return np.stack([d[0] for d in drawn]), np.array([d[2][0] for d in drawn])

@@ -1,17 +1,10 @@
 """The committed demo SavedModel on scenes it never saw, items of every size."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from overfeat_tf.data.fashion_scenes import (
-    FashionScenes,
-    render_scene,
-    split_items,
-    split_photos,
-)
+from overfeat_tf.data.fashion_scenes import classification_scenes
 from overfeat_tf.serving import load_saved_model, saved_model_path
 
 MODEL = "saved_models/fashion_demo"
@@ -29,18 +22,9 @@ def test_classifies_items_from_30_to_100_percent_of_the_frame(kind, untinted):
     # grey. Catches a committed model that only knows large tinted items
     # (1.0.0's data), an export voting over scales that miss small items, a
     # classify signature fed the wrong channel order or range.
-    base = next(c for c in FashionScenes.BUILDER_CONFIGS if c.name == "classification")
-    config = dataclasses.replace(
-        base, name="robust", min_scale=1.2, max_scale=4.0, untinted=untinted
+    images, truth = classification_scenes(
+        "test", 150, 11, min_scale=1.2, max_scale=4.0, untinted=untinted
     )
-    photos = split_photos("test")
-    items, labels = split_items("test")
-    drawn = [
-        render_scene(np.random.default_rng([11, i]), config, photos, items, labels)
-        for i in range(150)
-    ]
-    images = np.stack([d[0] for d in drawn])
-    truth = np.array([d[2][0] for d in drawn])
     classify = load_saved_model(saved_model_path(MODEL)).signatures["classify_images"]
     top1 = np.concatenate(
         [
