@@ -142,7 +142,9 @@ def vote_table(
         dataset: `tf.data.Dataset` of TFDS examples with `image` (one size
             per batch) and `label`.
         votes: list of `Vote`; default: every single scale, then
-            `SCALE_SETS`, each with and without flips, at both strides.
+            `SCALE_SETS`, then all of the spec's scales if it has more than
+            six (a default export's vote), each with and without flips, at
+            both strides.
         batch_size: int.
         mode: str. Scale sizes, as `MultiScaleClassifier`'s.
 
@@ -155,6 +157,8 @@ def vote_table(
         sets = [(i,) for i in range(n_scales)] + [
             s for s in SCALE_SETS if max(s) < n_scales
         ]
+        if n_scales > len(SCALE_SETS[-1]):  # e.g. a detector's 7: the export's
+            sets.append(tuple(range(n_scales)))
         votes = [
             Vote(tuple(s), flips, fine)
             for fine in (False, True)

@@ -1,6 +1,8 @@
 """Table 2 (`overfeat_tf.eval.classification`): every vote of the table
 equals `MultiScaleClassifier` run with that vote's settings."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,6 +17,7 @@ from overfeat_tf.eval.classification import (
 )
 from overfeat_tf.models import OverFeat
 from overfeat_tf.ops import MultiScaleClassifier
+from overfeat_tf.specs import get_spec
 
 CLASSES = 7
 
@@ -92,3 +95,27 @@ def test_vote_table_scores_each_example_against_its_own_label():
     assert table["rows"][0]["top1"] == 1.0
     assert table["rows"][1]["top1"] == pytest.approx(np.mean(top1[1] == labels))
     assert [r["label"] for r in table["rows"]] == [v.label for v in votes]
+
+
+@pytest.mark.parametrize("n_scales", [6, 7])
+def test_default_rows_end_with_every_scale_once(n_scales):
+    # A detector's spec has seven scales (fashion_detect) and its default
+    # export votes over all seven: the table must hold that row, where the
+    # paper's sets stop at six, and hold the six-scale row once, not twice,
+    # for a six-scale spec. Catches the export's own vote missing from
+    # Table 2 (bench/table2.py) and a duplicated last row.
+    spec = get_spec("tiny_accurate")
+    sides = [spec.window + 12 * m for m in range(n_scales)]
+    spec = dataclasses.replace(spec, scales=tuple((s, s) for s in sides))
+    model = OverFeat(spec, num_classes=CLASSES)
+    randomize(model, 4)
+    images = np.random.default_rng(4).uniform(0, 255, (2, 40, 48, 3))
+    ds = tf.data.Dataset.from_tensor_slices(
+        {"image": images.astype(np.uint8), "label": np.array([1, 2])}
+    )
+    table = vote_table(model, ds, progress=False)
+    sets = [tuple(r["scales"]) for r in table["rows"] if r["fine"] and r["flips"]]
+    assert sets[:n_scales] == [(i,) for i in range(n_scales)]
+    assert sets.count(tuple(range(n_scales))) == 1
+    assert sets[-1] == tuple(range(n_scales))
+    assert len(table["rows"]) == 4 * len(sets)
