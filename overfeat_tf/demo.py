@@ -19,11 +19,13 @@ The main job on a fresh machine (about 90 minutes on 2 CPU cores):
    network's detections suppressed by NMS instead (`MultiScaleDetector`,
    the SavedModel's code, in Python);
 5. one table of the results, and contact sheets of annotated test scenes in
-   `<run dir>/pictures`.
+   `<run dir>/pictures`; the measures and each step's seconds also go to
+   `<run dir>/metrics.json`, to compare runs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -36,6 +38,7 @@ from overfeat_tf.config import apply_overrides, get_config
 from overfeat_tf.data.pipeline import load_split
 from overfeat_tf.eval.detection import evaluate_detect_signature, evaluate_detector
 from overfeat_tf.eval.localization import evaluate_localizer, localize_signature
+from overfeat_tf.files import atomic_file
 from overfeat_tf.model_dir import load_model_dir
 from overfeat_tf.ops.detect import MultiScaleDetector
 from overfeat_tf.serving import export_saved_model, load_saved_model
@@ -53,6 +56,18 @@ DEMO_SPLITS = (
 )
 PICTURES = 16  # test scenes per contact sheet
 DRAWN_DETECTIONS = 6  # at most, per scene: the detection scenes hold 0-6 items
+METRICS_FILE = "metrics.json"  # in the run folder
+
+
+def _plain(value):
+    """`value` with numpy scalars and arrays as JSON's numbers and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    return value
 
 
 def evaluate_classify_signature(
@@ -228,9 +243,19 @@ def run_demo(
 
     Returns:
         dict: `classify`, `localize`, `detect` (each task's measures),
-        `saved_model`, `pictures` (files), `table`, `seconds`.
+        `saved_model`, `pictures` (files), `table`, `stages` (seconds of
+        each step: `classify`, `detect`, `export`, `evaluate`, `pictures`),
+        `seconds`; written to `<run_dir>/metrics.json` as well.
     """
     start = time.perf_counter()
+    stages = {}
+    clock = [start]
+
+    def lap(stage):  # seconds since the previous stage ended
+        now = time.perf_counter()
+        stages[stage] = now - clock[0]
+        clock[0] = now
+
     classify, detect = _configs(run_dir, data_dir, overrides)
     print(
         f"[1/5] Classification: training {classify.model.arch} on "
@@ -238,18 +263,21 @@ def run_demo(
         flush=True,
     )
     train_classifier(classify)
+    lap("classify")
     print(
         f"[2/5] Detection: fine-tuning it with a background class and its box "
         f"regressor on {detect.data.dataset} ({detect.train.epochs} epochs)",
         flush=True,
     )
     result = train_detector(detect)
+    lap("detect")
     model = result["model"]
     _, names = load_model_dir(result["model_dir"])
     print("[3/5] Exporting one SavedModel (classify, localize, detect)", flush=True)
     path = export_saved_model(
         model, os.path.join(out_root, "fashion_demo"), names, detect
     )
+    lap("export")
     print(f"      {path}")
     export = detect.export
     scales = "all" if export.scales is None else len(export.scales)
@@ -264,17 +292,25 @@ def run_demo(
     metrics = _evaluate(
         signatures, model, export, data_dir, detect.train.verbose == 1, limit
     )
+    lap("evaluate")
     pictures = os.path.join(run_dir, "pictures")
     print(f"[5/5] Drawing test scenes into {pictures}", flush=True)
     metrics["pictures"] = _pictures(signatures, data_dir, pictures)
+    lap("pictures")
     counts = ", ".join(f"{metrics[task]['examples']} {task}" for task, _ in DEMO_SPLITS)
     metrics.update(
         saved_model=path,
         table=format_table(metrics),
+        stages=stages,
         seconds=time.perf_counter() - start,
     )
+    with atomic_file(os.path.join(run_dir, METRICS_FILE)) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(_plain(metrics), f, indent=1)
+    times = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in stages.items())
     print(
         f"\nTest splits ({counts} images):\n{metrics['table']}\n"
-        f"SavedModel: {path}\nTotal time: {metrics['seconds']:.0f} s"
+        f"SavedModel: {path}\nTotal time: {metrics['seconds']:.0f} s ({times})\n"
+        f"Measures: {os.path.join(run_dir, METRICS_FILE)}"
     )
     return metrics

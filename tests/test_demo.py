@@ -1,6 +1,7 @@
 """`overfeat demo`, shortened: classification, then detection with its box
 regressor, one SavedModel, every task evaluated through it."""
 
+import json
 import os
 import re
 
@@ -61,6 +62,20 @@ def test_demo_end_to_end_short(tfds_dir, tmp_path):
     assert ap and all(0 <= float(v) <= 1 for v in ap.groups()), text[-2000:]
     # The detector and the classifier each trained in the run folder.
     run = tmp_path / "run"
+    # metrics.json holds what the table printed, and each step's seconds
+    # within the total. Catches a file written before the evaluation or the
+    # pictures (measures or steps missing), or one task's measures under
+    # another's name. (Merge and NMS both score 0 this short: their order is
+    # not checked here.)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 100 * metrics["classify"]["top1"] == pytest.approx(top1, abs=0.051)
+    assert 100 * metrics["localize"]["error_top1"] == pytest.approx(error1, abs=0.051)
+    assert round(metrics["detect"]["merge"]["AP50"], 3) == float(ap.group(1))
+    assert round(metrics["detect"]["nms"]["AP50"], 3) == float(ap.group(2))
+    stages = metrics["stages"]
+    assert list(stages) == ["classify", "detect", "export", "evaluate", "pictures"]
+    assert all(s > 0 for s in stages.values())
+    assert sum(stages.values()) <= metrics["seconds"]
     assert (run / "model" / "model.keras").is_file()
     assert (run / "detect" / "model" / "model.keras").is_file()
     for task, _ in DEMO_SPLITS:
