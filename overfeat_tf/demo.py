@@ -59,17 +59,6 @@ DRAWN_DETECTIONS = 6  # at most, per scene: the detection scenes hold 0-6 items
 METRICS_FILE = "metrics.json"  # in the run folder
 
 
-def _plain(value):
-    """`value` with numpy scalars and arrays as JSON's numbers and lists."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray | np.generic):
-        return value.tolist()
-    return value
-
-
 def evaluate_classify_signature(
     classify_images, dataset, batch_size: int = 50, progress=True
 ) -> dict:
@@ -249,12 +238,12 @@ def run_demo(
     """
     start = time.perf_counter()
     stages = {}
-    clock = [start]
+    last = start
 
     def lap(stage):  # seconds since the previous stage ended
+        nonlocal last
         now = time.perf_counter()
-        stages[stage] = now - clock[0]
-        clock[0] = now
+        stages[stage], last = now - last, now
 
     classify, detect = _configs(run_dir, data_dir, overrides)
     print(
@@ -304,13 +293,16 @@ def run_demo(
         stages=stages,
         seconds=time.perf_counter() - start,
     )
-    with atomic_file(os.path.join(run_dir, METRICS_FILE)) as tmp:
+    # Every measure is a plain float or int already (`overfeat evaluate
+    # --json` prints the same dicts).
+    measures = os.path.join(run_dir, METRICS_FILE)
+    with atomic_file(measures) as tmp:
         with open(tmp, "w") as f:
-            json.dump(_plain(metrics), f, indent=1)
+            json.dump(metrics, f, indent=1)
     times = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in stages.items())
     print(
         f"\nTest splits ({counts} images):\n{metrics['table']}\n"
         f"SavedModel: {path}\nTotal time: {metrics['seconds']:.0f} s ({times})\n"
-        f"Measures: {os.path.join(run_dir, METRICS_FILE)}"
+        f"Measures: {measures}"
     )
     return metrics
