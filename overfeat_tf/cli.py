@@ -381,6 +381,11 @@ def add_evaluate_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--split", default="test")
     parser.add_argument("--data-dir", help="TFDS data dir (default: TFDS' own)")
     parser.add_argument("--limit", type=_positive_int, help="first N examples only")
+    parser.add_argument(
+        "--task", choices=("detect", "localize"), help="the measure: detection "
+        "AP or localization error (a detector has both; default: detect for "
+        "a detector, localize for a localizer)"
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     _add_set_arg(
         parser,
@@ -392,14 +397,16 @@ def add_evaluate_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Runs `overfeat evaluate`: detection AP (merge and NMS) of a detector,
-    ILSVRC localization error (paper 4.4) of a localizer."""
+    ILSVRC localization error (paper 4.4) of a localizer, or of a detector
+    with `--task localize`."""
     from overfeat_tf.eval import evaluate_model_dir
     from overfeat_tf.eval.model_dir import format_evaluation, run_export_config
 
     export = run_export_config(args.model, args.set)
     result = evaluate_model_dir(
-        args.model, args.dataset, args.split, args.data_dir, export, args.limit
-    )
+        args.model, args.dataset, args.split, args.data_dir, export, args.limit,
+        args.task,
+    )  # fmt: skip
     print(json.dumps(result) if args.json else format_evaluation(result))
     return 0
 

@@ -6,19 +6,24 @@ from overfeat_tf.config import ExportConfig
 from overfeat_tf.data.pipeline import load_split
 from overfeat_tf.model_dir import find_model_dir, load_model_dir
 
-__all__ = ["evaluate_model_dir", "format_evaluation", "run_export_config"]
+__all__ = ["TASKS", "evaluate_model_dir", "format_evaluation", "run_export_config"]
+
+
+TASKS = ("detect", "localize")
 
 
 def evaluate_model_dir(
-    model_dir, dataset, split="test", data_dir=None, export=None, limit=None
+    model_dir, dataset, split="test", data_dir=None, export=None, limit=None, task=None
 ) -> dict:
     """Evaluates a model folder on a TFDS split with `objects`.
 
-    - a detector (`overfeat train detect`): COCO AP, AP50, AP75 of its
-      detections merged by the paper's greedy merge and by NMS
-      (`overfeat_tf.eval.detection.evaluate_detector`);
-    - a localizer (a classifier with a box regressor): ILSVRC
-      localization error (`overfeat_tf.eval.localization.evaluate_localizer`).
+    - `task="detect"` (the default for a detector, `overfeat train
+      detect`): COCO AP, AP50, AP75 of its detections merged by the paper's
+      greedy merge and by NMS (`overfeat_tf.eval.detection.evaluate_detector`);
+    - `task="localize"` (the default for a localizer, a classifier with a
+      box regressor; a detector too, as its `localize_*` signatures do):
+      ILSVRC localization error
+      (`overfeat_tf.eval.localization.evaluate_localizer`).
 
     Args:
         model_dir: str. A model folder or a training run folder.
@@ -28,6 +33,8 @@ def evaluate_model_dir(
         export: `overfeat_tf.config.ExportConfig` or None: the inference
             settings, as exported.
         limit: int or None: the first `limit` examples only.
+        task: None, `"detect"` or `"localize"`: the measure (None: the
+            model's own, above).
 
     Returns:
         dict: the measures, plus `task` (`"detect"` or `"localize"`),
@@ -38,17 +45,23 @@ def evaluate_model_dir(
     from overfeat_tf.ops.detect import MultiScaleDetector
     from overfeat_tf.ops.localize import MultiScaleLocalizer
 
+    if task not in (None, *TASKS):
+        raise ValueError(f"task must be one of {TASKS} or None. Received: {task!r}")
     folder = find_model_dir(model_dir)
     model, _ = load_model_dir(folder)
+    task = task or ("detect" if model.background else "localize")
+    if task == "detect" and not model.background:
+        raise ValueError(
+            f"{folder} holds a localizer, not a detector (no background "
+            "class): it has a localization error, not a detection AP."
+        )
     export = export or ExportConfig()
     ds, _ = load_split(dataset, split, data_dir)
     if limit is not None:
         ds = ds.take(limit)
-    if model.background:
-        task = "detect"
+    if task == "detect":
         result = evaluate_detector(MultiScaleDetector.from_export(model, export), ds)
     else:
-        task = "localize"
         localizer = MultiScaleLocalizer.from_export(model, export)
         result = evaluate_localizer(localizer.localize, ds)
     return {

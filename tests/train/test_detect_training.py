@@ -86,6 +86,14 @@ def test_train_detect_from_a_classifier(tfds_dir, tmp_path):
     assert scores["task"] == "detect" and scores["examples"] == 4
     for method in ("merge", "nms"):
         assert 0.0 <= scores[method]["AP"] <= scores[method]["AP50"] <= 1.0
+    # A detector's localization error, as its `localize_*` signatures give
+    # it. Bug caught: `task` ignored, a detector always scored by its AP.
+    loc = evaluate_model_dir(
+        out, DATASET, "test", tfds_dir, config.export, 4, "localize"
+    )
+    assert loc["task"] == "localize" and loc["examples"] == 4
+    assert 0.0 <= loc["error_top5"] <= loc["error_top1"] <= 1.0
+    assert loc["box_error_top1"] <= loc["error_top1"]
     # The command: the same call, a table of both methods.
     cli = run_cli(
         "evaluate", "--model", str(out), "--dataset", DATASET, "--split", "test",
@@ -94,6 +102,13 @@ def test_train_detect_from_a_classifier(tfds_dir, tmp_path):
     assert cli.returncode == 0, cli.stderr[-2000:]
     assert "2 images: detection AP" in cli.stdout
     assert "merge" in cli.stdout and "nms" in cli.stdout
+    # `--task` reaches the library (bug caught: the flag parsed, not passed).
+    cli = run_cli(
+        "evaluate", "--model", str(out), "--dataset", DATASET, "--split", "test",
+        "--data-dir", tfds_dir, "--limit", "2", "--task", "localize",
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert "2 images: localization error top-1" in cli.stdout
 
 
 def _held(targets):

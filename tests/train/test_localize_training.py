@@ -84,6 +84,10 @@ def test_train_localize_from_a_classifier(tfds_dir, tmp_path):
     scores = evaluate_model_dir(out, DATASET, "validation", tfds_dir, config.export)
     assert scores["examples"] == 300
     assert 0 <= scores["box_error_top5"] <= scores["error_top5"] <= 1
+    # A localizer has no background class to detect with: said before any
+    # data is read (bug caught: a detection AP over its object classes).
+    with pytest.raises(ValueError, match="not a detector"):
+        evaluate_model_dir(out, DATASET, "test", tfds_dir, config.export, task="detect")
 
 
 def test_localize_without_a_classifier_says_so(tmp_path):
