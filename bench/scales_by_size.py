@@ -10,24 +10,22 @@ the test split's photographs and items, tinted as the dataset tints them,
 one item of 28 px times a scale drawn in the band: 25-40% of the 112 px
 frame, 40-55%, ... 85-100%), and each band is classified by each of the
 model's scales alone and by the vote over all of them (fine stride, flips:
-the default export's vote, as `overfeat_tf.eval.classification.vote_table`
-computes it). A band's best single scale is what picking the right scale
-for its item size would give; the vote needs no such choice, and its
+the default export's vote; `overfeat_tf.eval.classification.vote_table`).
+A band's best single scale is what picking the right scale for its item
+size would give; the vote needs no such choice, and its
 distance to that is what voting over every scale costs. Prints the table
 and writes bench/results/scales_by_size.json.
 """
 
 import argparse
 
-import numpy as np
 import tensorflow as tf
 from _common import report
 
 from overfeat_tf.data.fashion_scenes import classification_scenes
-from overfeat_tf.eval.classification import Vote, maxima_function, vote_accuracy
+from overfeat_tf.eval.classification import Vote, vote_table
 from overfeat_tf.model_dir import load_model_dir
 
-BATCH = 50  # scenes per dense pass
 # Bands of the item's scale (28 px times it; 4.0 fills the 112 px frame).
 BANDS = ((1.0, 1.6), (1.6, 2.2), (2.2, 2.8), (2.8, 3.4), (3.4, 4.0))
 
@@ -42,7 +40,6 @@ def main():
     sides = [min(hw) for hw in model.spec.scales]
     n = len(sides)
     votes = [Vote((i,)) for i in range(n)] + [Vote(tuple(range(n)))]
-    maxima = maxima_function(model, fine=True)
     header = ["item side"] + [f"{s} px" for s in sides] + ["best", f"{n} scales"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     results = {"model": args.model, "scenes_per_band": args.scenes, "bands": []}
@@ -50,10 +47,9 @@ def main():
         images, labels = classification_scenes(
             "test", args.scenes, args.seed + band, min_scale=lo, max_scale=hi
         )
-        batches = np.array_split(images, -(-len(images) // BATCH))
-        passes = [maxima(tf.constant(b, tf.float32)).numpy() for b in batches]
-        fine = {True: np.concatenate(passes)}
-        top1 = {v.scales: vote_accuracy(fine, labels, v)["top1"] for v in votes}
+        drawn = tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
+        table = vote_table(model, drawn, votes=votes, progress=False)
+        top1 = {tuple(r["scales"]): r["top1"] for r in table["rows"]}
         single = [top1[(i,)] for i in range(n)]
         best = max(range(n), key=single.__getitem__)
         vote = top1[tuple(range(n))]

@@ -165,14 +165,16 @@ def vote_table(
             for s in sets
             for flips in (False, True)
         ]
-    functions = {fine: maxima_function(model, fine, mode) for fine in (True, False)}
-    maxima = {True: [], False: []}
+    # Only the strides some vote reads: each costs a dense pass per scale.
+    strides = sorted({vote.fine for vote in votes}, reverse=True)
+    functions = {fine: maxima_function(model, fine, mode) for fine in strides}
+    maxima = {fine: [] for fine in strides}
     labels = []
     start = time.perf_counter()
     bar = keras.utils.Progbar(None, verbose=1 if progress else 0, unit_name="image")
     for batch in dataset.batch(batch_size):
         images = tf.cast(batch["image"], tf.float32)
-        for fine in (True, False):
+        for fine in strides:
             maxima[fine].append(functions[fine](images).numpy())
         labels.append(batch["label"].numpy())
         bar.add(len(labels[-1]))

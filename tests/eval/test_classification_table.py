@@ -119,3 +119,23 @@ def test_default_rows_end_with_every_scale_once(n_scales):
     assert sets.count(tuple(range(n_scales))) == 1
     assert sets[-1] == tuple(range(n_scales))
     assert len(table["rows"]) == 4 * len(sets)
+
+
+def test_vote_table_runs_only_the_strides_its_votes_read(monkeypatch):
+    # Fine votes only (bench/scales_by_size.py's): no coarse passes. Catches
+    # a table that runs both strides whatever its votes, twice the work.
+    import overfeat_tf.eval.classification as table
+
+    built = []
+
+    def recording(model, fine=True, mode="aspect"):
+        built.append(fine)
+        return maxima_function(model, fine, mode)
+
+    monkeypatch.setattr(table, "maxima_function", recording)
+    images = np.random.default_rng(5).uniform(0, 255, (2, 40, 48, 3))
+    ds = tf.data.Dataset.from_tensor_slices(
+        {"image": images.astype(np.uint8), "label": np.array([1, 2])}
+    )
+    rows = vote_table(_model(5), ds, votes=[Vote((0, 1))], progress=False)["rows"]
+    assert built == [True] and len(rows) == 1
