@@ -66,32 +66,66 @@ def localization_hits(
 
 
 def ground_truth_batches(dataset, batch_size: int):
-    """Batches of (images uint8, boxes `[b, G, 4]` normalised, labels `[b, G]`,
-    -1 padded) from TFDS examples with `image` and `objects`; images of one
-    batch must share a size."""
+    """Batches of consecutive examples whose images share a size.
 
-    def prepare(example):
+    A batch ends when it holds `batch_size` examples or when the next image
+    differs in size: images are never padded, so a localizer sees each one
+    as it is and its boxes are in that image's pixels. A dataset of one size
+    (the embedded scenes) gives full batches; one of many sizes (ILSVRC,
+    VOC, users' own) gives shorter ones, in the dataset's order.
+
+    Args:
+        dataset: `tf.data.Dataset` of TFDS examples with `image` and
+            `objects` (`bbox` normalised, `label`).
+        batch_size: int.
+
+    Yields:
+        (images uint8 `[b, h, w, 3]`, boxes float32 `[b, G, 4]` normalised,
+        labels int32 `[b, G]`), numpy arrays; rows past an image's own boxes
+        have label -1.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1. Received: {batch_size!r}")
+
+    def batch(rows):
+        most = max(len(labels) for _, _, labels in rows)
+        boxes = np.zeros((len(rows), most, 4), np.float32)
+        labels = np.full((len(rows), most), -1, np.int32)
+        for i, (_, b, c) in enumerate(rows):
+            boxes[i, : len(c)], labels[i, : len(c)] = b, c
+        return np.stack([image for image, _, _ in rows]), boxes, labels
+
+    rows = []
+    for example in dataset:
+        image = example["image"].numpy()
+        if rows and (len(rows) == batch_size or image.shape != rows[0][0].shape):
+            yield batch(rows)
+            rows = []
         objects = example["objects"]
-        return (
-            example["image"],
-            tf.cast(objects["bbox"], tf.float32),
-            tf.cast(objects["label"], tf.int32),
+        rows.append(
+            (
+                image,
+                np.asarray(objects["bbox"], np.float32).reshape(-1, 4),
+                np.asarray(objects["label"], np.int32).reshape(-1),
+            )
         )
-
-    return dataset.map(prepare).padded_batch(
-        batch_size, padding_values=(tf.constant(0, tf.uint8), 0.0, -1)
-    )
+    if rows:
+        yield batch(rows)
 
 
-def evaluate_localizer(localize, dataset, batch_size: int = 50, ks=(1, 5)) -> dict:
+def evaluate_localizer(
+    localize, dataset, batch_size: int = 50, ks=(1, 5), progress: bool = False
+) -> dict:
     """Localization error of `localize` on a dataset.
 
     Args:
         localize: callable: float32 images `[b, h, w, 3]` -> dict with `boxes`
             (pixels), `classes`, `num_detections` (`MultiScaleLocalizer`).
         dataset: `tf.data.Dataset` of TFDS examples (`image`, `objects`).
-        batch_size: int.
+        batch_size: int. At most this many images of one size at a time
+            (`ground_truth_batches`).
         ks: guesses counted, e.g. (1, 5).
+        progress: bool. A progress bar (Keras') of the images done.
 
     Returns:
         dict: `error_top<k>` per k (ILSVRC), `box_error_top<k>` (the same
@@ -100,8 +134,9 @@ def evaluate_localizer(localize, dataset, batch_size: int = 50, ks=(1, 5)) -> di
     hits = {(k, c): 0 for k in ks for c in (True, False)}
     total = 0
     start = time.perf_counter()
+    bar = keras.utils.Progbar(None, verbose=1 if progress else 0, unit_name="image")
     for images, boxes, labels in ground_truth_batches(dataset, batch_size):
-        out = localize(tf.cast(images, tf.float32))
+        out = localize(tf.constant(images, tf.float32))
         h, w = images.shape[1], images.shape[2]
         guesses = out["boxes"].numpy() / np.array([h, w, h, w], np.float32)
         for k, check in hits:
@@ -117,6 +152,9 @@ def evaluate_localizer(localize, dataset, batch_size: int = 50, ks=(1, 5)) -> di
                 ).sum()
             )
         total += len(labels)
+        bar.update(total)
+    if not total:
+        raise ValueError("The dataset to evaluate the localizer on has no examples.")
     result = {}
     for k in ks:
         result[f"error_top{k}"] = 1.0 - hits[k, True] / total

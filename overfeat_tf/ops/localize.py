@@ -135,12 +135,14 @@ def localize_maps(
     probs = probs[..., :num_object_classes]  # a per-class box is still at its class
     classes = probs.shape[-1]
 
-    # (a) per scale: top-k classes by spatial maximum over both flips.
+    # (a) per scale: top-k classes by spatial maximum over both flips, among
+    # the localized classes only: a detector's background peaks highest
+    # almost everywhere and must not take one of the k places.
     scales = sorted({m["scale"] for m in maps})
     slot = {s: i for i, s in enumerate(scales)}
     best = [None] * len(scales)
     for m in maps:
-        peak = tf.reduce_max(m["probabilities"], axis=[1, 2])  # [b, C]
+        peak = tf.reduce_max(m["probabilities"][..., :classes], axis=[1, 2])  # [b, C]
         i = slot[m["scale"]]
         best[i] = peak if best[i] is None else tf.maximum(best[i], peak)
     k = min(top_k, classes)

@@ -73,6 +73,60 @@ def test_evaluate_localizer_counts_a_perfect_and_a_wrong_localizer():
     assert result["error_top1"] == 1.0 and result["box_error_top1"] == 1.0
 
 
+def test_images_of_different_sizes_are_scored_unpadded():
+    # An oracle that answers each image with its true box, in pixels of the
+    # image it is given. Images of 40x60 and 80x100, interleaved: padding
+    # them into one batch would show it black borders (a 40x60 image as
+    # 80x100) and divide its boxes by the padded size; it must score
+    # error 0 at every batch size.
+    truth = {(40, 60): [0.1, 0.2, 0.6, 0.9], (80, 100): [0.5, 0.05, 0.95, 0.4]}
+    sizes = [(40, 60), (80, 100), (80, 100), (40, 60), (40, 60), (80, 100)]
+    seen = []
+
+    def examples():
+        for i, hw in enumerate(sizes):
+            yield {
+                "image": np.full(hw + (3,), 100 + i, np.uint8),
+                "objects": {
+                    "bbox": np.float32([truth[hw]]),
+                    "label": np.int64([i % 2]),
+                },
+            }
+
+    ds = tf.data.Dataset.from_generator(
+        examples,
+        output_signature={
+            "image": tf.TensorSpec([None, None, 3], tf.uint8),
+            "objects": {
+                "bbox": tf.TensorSpec([None, 4], tf.float32),
+                "label": tf.TensorSpec([None], tf.int64),
+            },
+        },
+    )
+
+    def oracle(images):
+        images = images.numpy()
+        h, w = images.shape[1:3]
+        seen.append((images.shape[0], (h, w)))
+        # Each image is one of the dataset's, whole: no black border.
+        assert (images.min((1, 2, 3)) >= 100).all()
+        index = (images[:, 0, 0, 0] - 100).astype(int)
+        box = np.float32(truth[h, w]) * [h, w, h, w]
+        return {
+            "boxes": tf.constant(np.tile(box, (len(images), 1, 1)), tf.float32),
+            "classes": tf.constant((index % 2)[:, None], tf.int32),
+            "num_detections": tf.ones([len(images)], tf.int32),
+        }
+
+    for batch_size in (1, 2, 50):
+        seen.clear()
+        result = evaluate_localizer(oracle, ds, batch_size=batch_size, ks=(1,))
+        assert result["examples"] == 6
+        assert result["error_top1"] == 0.0, batch_size
+    # At 50, runs of one size: 1, 2, 2, 1 images, in the dataset's order.
+    assert seen == [(1, (40, 60)), (2, (80, 100)), (2, (40, 60)), (1, (80, 100))]
+
+
 def _scenes():
     """Three images of two sizes, one or two boxes each (normalised)."""
     examples = [
