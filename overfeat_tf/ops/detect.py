@@ -14,7 +14,8 @@ For each image, at every cell of every scale and flip
    - `"nms"`: `tf.image.combined_non_max_suppression` keeps the best
      window of each cluster with its own probability (the usual detector's
      post-processing, for comparison);
-3. boxes scoring under `min_score` are dropped and the best
+3. boxes scoring under `min_score` are dropped (a score of exactly
+   `min_score` is kept, by both methods) and the best
    `max_detections` of all classes are kept, in descending score.
 
 Both methods see exactly the same boxes and scores, so evaluating them
@@ -27,6 +28,7 @@ original image, clipped to it.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from overfeat_tf.ops.localize import (
@@ -96,17 +98,21 @@ def _merge(boxes, scores, classes, merge_threshold, min_score, max_detections, j
 
 
 def _nms(boxes, scores, classes, num_classes, iou, min_score, max_detections):
-    # Each cell scores its own class only; combined NMS keeps scores strictly
-    # over its threshold, so the zeros of the others (and the -1 of cells
-    # under `threshold`) never come out.
-    per_class = tf.one_hot(classes, num_classes) * scores[..., None]
+    # Each cell scores its own class only, -1 for the others (as cells under
+    # `threshold` score already), so no class borrows another's boxes.
+    # Combined NMS keeps scores strictly over its `score_threshold`: the
+    # float32 just under `min_score` keeps those of at least `min_score`, as
+    # the merge does, and one under 0 still drops every -1.
+    least = np.nextafter(np.float32(max(min_score, 0.0)), np.float32(-np.inf))
+    own = tf.one_hot(classes, num_classes, on_value=True, off_value=False)
+    per_class = tf.where(own, scores[..., None], -1.0)
     out = tf.image.combined_non_max_suppression(
         boxes[:, :, None, :],
         per_class,
         max_output_size_per_class=max_detections,
         max_total_size=max_detections,
         iou_threshold=iou,
-        score_threshold=max(min_score, 0.0),
+        score_threshold=float(least),
         clip_boxes=False,
     )
     count = out.valid_detections
@@ -140,8 +146,8 @@ def detect_maps(
         method: str: `"merge"` or `"nms"`.
         merge_threshold: float: `greedy_merge`'s `match_score` threshold.
         nms_iou: float: the IoU over which NMS suppresses a box.
-        min_score: float: the least final score (summed probabilities for
-            `"merge"`, one window's for `"nms"`).
+        min_score: float: the least final score kept, itself included
+            (summed probabilities for `"merge"`, one window's for `"nms"`).
         max_detections: int: boxes returned per image.
         jit_compile: bool: merge through XLA (`greedy_merge`).
 

@@ -212,6 +212,15 @@ def test_padded_outputs_for_no_one_and_many_boxes(method):
     np.testing.assert_array_equal(out["num_detections"], [0, 2])
     np.testing.assert_allclose(out["scores"][1], [0.8, 0.7, 0.0], atol=1e-6)
     assert not out["boxes"][1, 2].any() and out["boxes"][1, :2].any(1).all()
+    # At the boundary: a box scoring exactly `min_score` is kept by both
+    # methods ("at least"), and dropped one float32 step above it.
+    at = float(probs[1, 1, 0, 2])  # the 0.7 cell's float32 probability
+    above = float(np.nextafter(np.float32(at), np.float32(1)))
+    for least, count in ((at, 2), (above, 1)):
+        out = detect_maps(
+            maps, [97, 97], 0.3, method, min_score=least, max_detections=3
+        )
+        np.testing.assert_array_equal(out["num_detections"].numpy(), [0, count])
 
 
 def test_as_detector_keeps_the_classifier_and_adds_background():
@@ -282,16 +291,36 @@ def test_a_detector_classifies_and_localizes_objects_only(regressor):
 
     # Localization: the merge of the same cells with the background column
     # taken out by hand (a per-class regressor's background boxes with it).
-    localizer = MultiScaleLocalizer(det, scales=[0, 2], top_k=2, max_detections=4)
-    got = {k: v.numpy() for k, v in localizer(images).items()}
-    assert got["num_detections"].min() >= 1
-    assert got["classes"].max() < OBJECTS
+    # Background peaks highest at every scale, so a localizer that ranks it
+    # among the top k localizes k - 1 object classes, and none at k = 1.
     trimmed = []
     for m in maps:
         m = dict(m, probabilities=m["probabilities"][..., :OBJECTS])
         if regressor == "per_class":
             m["regression"] = m["regression"][..., : 4 * OBJECTS]
         trimmed.append(m)
-    want = localize_maps(trimmed, [110, 130], top_k=2, max_detections=4)
-    for key, value in want.items():
-        np.testing.assert_allclose(got[key], value.numpy(), rtol=1e-5, atol=1e-4)
+    for top_k in (1, 2):
+        localizer = MultiScaleLocalizer(
+            det, scales=[0, 2], top_k=top_k, max_detections=4
+        )
+        got = {k: v.numpy() for k, v in localizer(images).items()}
+        assert got["num_detections"].min() >= 1
+        assert got["classes"].max() < OBJECTS
+        want = localize_maps(trimmed, [110, 130], top_k=top_k, max_detections=4)
+        for key, value in want.items():
+            np.testing.assert_allclose(got[key], value.numpy(), rtol=1e-5, atol=1e-4)
+    # At k = 1 and one scale, the class localized is the object class with
+    # the highest spatial maximum over both flips (NumPy).
+    one = MultiScaleLocalizer(det, scales=[2], top_k=1, max_detections=4)
+    got = one(images)
+    peaks = np.max(
+        [
+            m["probabilities"][..., :OBJECTS].numpy().max((1, 2))
+            for m in one.maps(images)
+        ],
+        axis=0,
+    )
+    for b in range(2):
+        n = int(got["num_detections"][b])
+        assert n >= 1
+        assert set(got["classes"][b, :n].numpy()) == {peaks[b].argmax()}
