@@ -447,8 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     # --verbose before or after the command; the subcommands' default must
     # not undo one given before.
     verbose = (
-        "show TensorFlow's start-up lines (CUDA probing, CPU notices); "
-        "also shown when TF_CPP_MIN_LOG_LEVEL is set"
+        "show TensorFlow's start-up lines (CUDA probing, CPU notices) and its "
+        "INFO and WARNING logs, as TF_CPP_MIN_LOG_LEVEL says (quiet otherwise, "
+        "whatever it says)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
     common = argparse.ArgumentParser(add_help=False)

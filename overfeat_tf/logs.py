@@ -15,21 +15,27 @@ import tempfile
 
 __all__ = ["start_tensorflow"]
 
+QUIET_LEVEL = 2  # TF_CPP_MIN_LOG_LEVEL: errors only
+
 
 def start_tensorflow(verbose: bool = False) -> None:
     """Imports TensorFlow and finds its devices, its start-up lines held back.
 
-    Does nothing when `verbose`, when the user set `TF_CPP_MIN_LOG_LEVEL`
-    (TensorFlow then logs as that says), or when TensorFlow is already
-    imported. Otherwise the process's stderr is sent to a temporary file
-    while TensorFlow starts, and `TF_CPP_MIN_LOG_LEVEL=2` keeps later INFO
-    and WARNING lines back (errors still show: a refused input's warning
-    only repeats the error the command prints). If starting fails, the held
-    lines are written out before the error.
+    Does nothing when `verbose` or when TensorFlow is already imported.
+    Otherwise the process's stderr is sent to a temporary file while
+    TensorFlow starts, and `TF_CPP_MIN_LOG_LEVEL` is raised to at least 2,
+    which keeps later INFO and WARNING lines back (errors still show: a
+    refused input's warning only repeats the error the command prints). A
+    level the user set is no reason to print more: some start-up lines
+    ignore it, so a command is quiet unless `verbose`, whatever the
+    variable says (a higher level, 3, is kept). If starting fails, the
+    held lines are written out before the error.
     """
-    if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+    if verbose or "tensorflow" in sys.modules:
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "")
+    if not (level.isdigit() and int(level) >= QUIET_LEVEL):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = str(QUIET_LEVEL)
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as held:

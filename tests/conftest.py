@@ -91,11 +91,29 @@ def build(name: str, data_dir: str):
     return builder
 
 
-def run_cli(*args, timeout=600):
-    """Runs the `overfeat` command in a fresh process; returns CompletedProcess."""
+# TensorFlow's logging variables: the caller's settings must not change what
+# a test of the command's output sees.
+TF_LOG_VARIABLES = ("TF_CPP_MIN_LOG_LEVEL", "TF_CPP_MAX_VLOG_LEVEL", "TF_CPP_VMODULE")
+
+
+def cli_env(**settings) -> dict:
+    """The environment of a test's subprocess: the caller's, without
+    TensorFlow's logging variables, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if k not in TF_LOG_VARIABLES}
+    env.update(settings)
+    return env
+
+
+def run_cli(*args, timeout=600, env=None):
+    """Runs the `overfeat` command in a fresh process; returns CompletedProcess.
+
+    Args:
+        env: dict or None: variables set for the command (`cli_env`).
+    """
     return subprocess.run(
         [sys.executable, "-m", "overfeat_tf.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=cli_env(**(env or {})),
     )

@@ -85,6 +85,16 @@ def test_describe_errors(args, message):
     )
 
 
+def test_quiet_whatever_tf_cpp_min_log_level_says():
+    # A user who set TensorFlow's log level (2, as most do, or 0) gets no
+    # more of its start-up lines than one who did not: catches the command
+    # leaving TensorFlow alone when the variable is set.
+    out = run_cli("describe", "--arch", "tiny_fast", env={"TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    assert "OverFeat tiny_fast" in out.stdout
+
+
 def test_verbose_shows_what_tensorflow_says():
     # --verbose before or after the command: catches the subcommand's
     # default undoing a flag given before it (argparse copies subparser

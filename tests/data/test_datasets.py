@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from conftest import build
+from conftest import build, cli_env
 from PIL import Image
 
 from overfeat_tf.data import fashion_scenes, neon_trees
@@ -172,7 +172,9 @@ def test_load_after_importing_the_package(tfds_dir):
         f"data_dir={tfds_dir!r});"
         "print(len(list(ds)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env()
+    )
     assert out.stdout.strip() == "400", out.stderr[-2000:]
 
 

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import randomize
+from conftest import cli_env, randomize
 from PIL import Image
 
 from overfeat_tf.config import Config, ExportConfig
@@ -99,6 +99,7 @@ def test_fresh_process_gives_the_in_memory_outputs(exported, tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
+        env=cli_env(),
     )
     assert run.returncode == 0, run.stderr[-3000:]
     got = json.loads(run.stdout.strip().splitlines()[-1])
@@ -130,6 +131,7 @@ def _cli(*args):
         capture_output=True,
         text=True,
         timeout=300,
+        env=cli_env(),
     )
 
 

@@ -14,7 +14,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import build, run_cli
+from conftest import build, cli_env, run_cli
 
 from overfeat_tf.model_dir import load_model_dir
 
@@ -27,7 +27,7 @@ def _run(args, timeout=600, env=None):
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env=cli_env(**(env or {})),
     )
     return out
 
@@ -258,7 +258,7 @@ def test_two_workers_train_together(tfds_dir, tmp_path):
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
-                    env={**os.environ, "TF_CONFIG": tf_config},
+                    env=cli_env(TF_CONFIG=tf_config),
                 )
             )
         results = [p.communicate(timeout=300) for p in procs]
