@@ -22,9 +22,19 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["overfeat_tf", "overfeat_tf.*"]),
     install_requires=_requirements(),
-    # NVIDIA GPUs: `pip install -e .[gpu]` adds CUDA and cuDNN from PyPI to
-    # the pinned TensorFlow (README, "Training on GPUs").
-    extras_require={"gpu": ["tensorflow[and-cuda]==2.21.*"]},
+    extras_require={
+        # The test suite: `pip install -e .[test,beam]` (its Beam tests need
+        # [beam]). Two pytest-xdist workers share one TFDS folder and build
+        # each dataset once, under a file lock.
+        "test": ["pytest", "pytest-xdist", "filelock"],
+        # `overfeat batch-predict`: RunInference on Beam (DirectRunner,
+        # Dataflow, Flink, Spark); Beam's TensorFlow model handler imports
+        # tensorflow_hub.
+        "beam": ["apache-beam==2.77.*", "tensorflow-hub"],
+        # NVIDIA GPUs: CUDA and cuDNN from PyPI for the pinned TensorFlow
+        # (docs/training.md, "Training on GPUs").
+        "gpu": ["tensorflow[and-cuda]==2.21.*"],
+    },
     entry_points={"console_scripts": ["overfeat = overfeat_tf.cli:main"]},
     license="MIT",
 )

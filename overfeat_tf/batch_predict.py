@@ -20,16 +20,23 @@ from __future__ import annotations
 
 import os
 
-import apache_beam as beam
 import tensorflow as tf
-from apache_beam.io import fileio
-from apache_beam.ml.inference.base import (
-    KeyedModelHandler,
-    PredictionResult,
-    RunInference,
-)
-from apache_beam.ml.inference.tensorflow_inference import TFModelHandlerTensor
-from apache_beam.options.pipeline_options import PipelineOptions
+
+from overfeat_tf.extras import missing_extra
+
+try:
+    import apache_beam as beam
+    import tensorflow_hub  # noqa: F401  (Beam's TensorFlow handler imports it)
+    from apache_beam.io import fileio
+    from apache_beam.ml.inference.base import (
+        KeyedModelHandler,
+        PredictionResult,
+        RunInference,
+    )
+    from apache_beam.ml.inference.tensorflow_inference import TFModelHandlerTensor
+    from apache_beam.options.pipeline_options import PipelineOptions
+except ImportError as e:
+    raise missing_extra("beam", "overfeat batch-predict", e) from e
 
 from overfeat_tf.predict import predict_each, to_json
 

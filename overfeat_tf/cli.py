@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 
+from overfeat_tf.extras import MissingExtraError
 from overfeat_tf.logs import start_tensorflow
 
 __all__ = [
@@ -566,7 +567,7 @@ def main(argv=None) -> int:
     start_tensorflow(args.verbose)
     try:
         return args.run(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as e:
+    except (ValueError, FileExistsError, FileNotFoundError, MissingExtraError) as e:
         parser.exit(2, f"overfeat {args.command}: error: {e}\n")
 
 

@@ -173,3 +173,21 @@ def test_local_predict_keeps_the_files_order_around_an_unreadable_one(tmp_path):
     assert [r["file"] for r in results] == paths
     assert "Cannot read image" in results[1]["error"]
     assert "error" not in results[0] and "error" not in results[2]
+
+
+def test_batch_predict_without_beam_names_the_extra(tmp_path, monkeypatch, capsys):
+    # A lean install has no Beam: the command must say which extra brings it,
+    # not end in an ImportError's traceback (catches the CLI not handling
+    # the missing extra, or the module importing Beam unguarded).
+    import sys
+
+    monkeypatch.setitem(sys.modules, "apache_beam", None)  # import fails
+    monkeypatch.delitem(sys.modules, "overfeat_tf.batch_predict", raising=False)
+    argv = ["batch-predict", "--model", MODEL, "--input", str(tmp_path / "*.jpg")]
+    with pytest.raises(SystemExit) as stop:
+        cli.main([*argv, "--output", str(tmp_path / "out")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("overfeat batch-predict: error:")
+    assert "[beam] extra (apache_beam is not installed)" in err
+    assert "pip install 'overfeat-tf[beam]'" in err
