@@ -15,6 +15,7 @@ half a model and a failed export leaves nothing behind.
 
 from __future__ import annotations
 
+import copy
 import os
 import posixpath
 import re
@@ -31,6 +32,7 @@ __all__ = [
     "export_checkpoint",
     "export_saved_model",
     "latest_version",
+    "load_exported_network",
     "load_saved_model",
     "saved_model_path",
     "write_models_config",
@@ -131,7 +133,10 @@ def export_saved_model(model, base_dir, class_names=None, config=None) -> str:
     """
     from overfeat_tf.config import Config, save_config
 
-    config = config or Config()
+    # The config that travels describes this network, whatever the caller's
+    # said of `model` (`load_exported_network` builds it again from there).
+    config = copy.deepcopy(config or Config())
+    config.model.arch, config.model.num_classes = model.spec.name, model.num_classes
     module = ServingModule(model, class_names, config.export)
     base_dir = os.path.abspath(os.fspath(base_dir))
     name = os.path.basename(base_dir)
@@ -202,3 +207,63 @@ def export_checkpoint(checkpoint, out, config_file=None, overrides=()) -> str:
     model, names = load_model_dir(folder)
     config.model.arch, config.model.num_classes = model.spec.name, model.num_classes
     return export_saved_model(model, out, names, config)
+
+
+def load_exported_network(path):
+    """The Keras network inside an export, with its class names and config.
+
+    An export made by `export_saved_model` carries its network's variables
+    (in `model.variables` order), its resolved config and its class names:
+    enough to build the same `OverFeat` again, for re-exporting a committed
+    model with newer post-processing, or for evaluating it in Python. Which
+    heads it has follows from its signatures (`localize_*`: a regressor;
+    `detect_*`: a background class); a detector's scales from its config's
+    `detect.scale_sides`, as training gave them.
+
+    Args:
+        path: str. A version folder, or a model folder (its latest version).
+
+    Returns:
+        (model, class_names, config): `OverFeat` holding the export's weights,
+        list of str, `overfeat_tf.config.Config`.
+
+    Raises:
+        ValueError: if `path` holds no SavedModel, or one whose variables no
+            OverFeat of its config's architecture has.
+    """
+    import dataclasses
+
+    from overfeat_tf.config import load_config
+    from overfeat_tf.models import REGRESSORS, OverFeat
+    from overfeat_tf.specs import get_spec
+
+    path = saved_model_path(path)
+    config = load_config(os.path.join(path, "assets", "config.yaml"))
+    with open(os.path.join(path, "assets", CLASS_NAMES_FILE), encoding="utf-8") as f:
+        names = [line.rstrip("\n") for line in f]
+    loaded = tf.saved_model.load(path)
+    background = "detect_images" in loaded.signatures
+    spec = get_spec(config.model.arch)
+    if background and config.detect.scale_sides:
+        sides = config.detect.scale_sides
+        spec = dataclasses.replace(spec, scales=tuple((s, s) for s in sides))
+    shapes = [tuple(v.shape) for v in loaded.model_variables]
+    regressors = REGRESSORS if "localize_images" in loaded.signatures else (None,)
+    for regressor in regressors:
+        model = OverFeat(
+            spec,
+            num_classes=len(names),
+            regressor=regressor,
+            background=background,
+        )
+        if [tuple(v.shape) for v in model.variables] == shapes:
+            for variable, value in zip(
+                model.variables, loaded.model_variables, strict=True
+            ):
+                variable.assign(value)
+            return model, names, config
+    raise ValueError(
+        f"The SavedModel in {path!r} holds {len(shapes)} variables that no "
+        f"{spec.name!r} network with {len(names)} classes has (regressor one of "
+        f"{regressors}, background={background})."
+    )

@@ -13,7 +13,12 @@ from test_export import _cli_run, _warmup_signatures
 from overfeat_tf.config import Config
 from overfeat_tf.models import OverFeat, as_detector
 from overfeat_tf.ops import MultiScaleClassifier, MultiScaleDetector
-from overfeat_tf.serving import ServingModule, export_saved_model, load_saved_model
+from overfeat_tf.serving import (
+    ServingModule,
+    export_saved_model,
+    load_exported_network,
+    load_saved_model,
+)
 
 NAMES = ["cap", "shoe", "bag"]
 
@@ -119,6 +124,26 @@ def test_a_detectors_classify_and_localize_name_objects_only(exported):
     found = boxes["detection_class_names"].numpy().ravel()
     assert {s.decode() for s in found} <= {*NAMES, ""}
     assert boxes["num_detections"].numpy().min() >= 1
+
+
+def test_the_exported_network_is_built_again_from_the_savedmodel(exported):
+    # A committed model re-exported with newer post-processing must be the
+    # same network: same heads, the weights of each layer in place (a swap
+    # of two same-shape variables, or a regressor of the wrong kind, fails).
+    model, config, path, signatures = exported
+    again, names, saved = load_exported_network(path)
+    assert names == [*NAMES, "background"]
+    assert again.background and again.regressor == model.regressor
+    assert saved.export == config.export and saved.model.arch == "tiny_accurate"
+    for a, b in zip(model.variables, again.variables, strict=True):
+        if "seed_generator" not in a.path:  # dropout's, numbered per process
+            assert a.path == b.path
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    images = np.random.default_rng(4).integers(0, 256, (1, 90, 110, 3), np.uint8)
+    want = signatures["detect_images"](images=tf.constant(images))
+    got = ServingModule(again, names, saved.export).detect_images(tf.constant(images))
+    for key in ("detection_boxes", "detection_scores", "num_detections"):
+        np.testing.assert_allclose(got[key].numpy(), want[key].numpy(), atol=1e-5)
 
 
 def test_warmup_requests_cover_the_detect_signatures(exported):
