@@ -88,3 +88,103 @@ def detection_labels(windows, boxes, labels, background, coverage, min_size, ove
             elif clear:
                 out[i, j] = background
     return out
+
+
+def regression_targets(windows, boxes, labels, min_coverage):
+    """Each window's box targets, one window and one box at a time.
+
+    A window trains on the box it holds the largest share of (the first on
+    ties) when that share is at least `min_coverage`. Returns (targets
+    `[h, w, 4]`, mask `[h, w]`, labels `[h, w]`), zeros where not trained.
+    """
+    rows, cols = windows.shape[:2]
+    targets = np.zeros((rows, cols, 4))
+    mask = np.zeros((rows, cols))
+    out_labels = np.zeros((rows, cols), np.int64)
+    for i in range(rows):
+        for j in range(cols):
+            wy0, wx0, wy1, wx1 = (float(v) for v in windows[i, j])
+            best, best_cover = None, 0.0
+            for n, (by0, bx0, by1, bx1) in enumerate(boxes):
+                area = (by1 - by0) * (bx1 - bx0)
+                ih = max(0.0, min(by1, wy1) - max(by0, wy0))
+                iw = max(0.0, min(bx1, wx1) - max(bx0, wx0))
+                cover = ih * iw / area if area > 0 else 0.0
+                if cover > best_cover:
+                    best, best_cover = n, cover
+            if best is None or best_cover < min_coverage:
+                continue
+            by0, bx0, by1, bx1 = boxes[best]
+            h, w = wy1 - wy0, wx1 - wx0
+            targets[i, j] = [
+                (by0 - wy0) / h,
+                (bx0 - wx0) / w,
+                (by1 - wy0) / h,
+                (bx1 - wx0) / w,
+            ]
+            mask[i, j] = 1.0
+            out_labels[i, j] = labels[best]
+    return targets, mask, out_labels
+
+
+def dense_box_loss(y_true, y_pred):
+    """Per image: the squared error of the four edges, summed over the edges
+    and averaged over the cells whose mask (channel 4) is set; 0 for an image
+    with none. A per-class prediction (more than 4 channels) is read at the
+    cell's box class (channel 5): channels 4c..4c+3."""
+    y_true = np.asarray(y_true, np.float64)
+    y_pred = np.asarray(y_pred, np.float64)
+    batch, rows, cols = y_true.shape[:3]
+    out = np.zeros(batch)
+    for b in range(batch):
+        total, count = 0.0, 0
+        for i in range(rows):
+            for j in range(cols):
+                if y_true[b, i, j, 4] == 0:
+                    continue
+                c = int(y_true[b, i, j, 5]) if y_pred.shape[-1] > 4 else 0
+                pred = y_pred[b, i, j, 4 * c : 4 * c + 4]
+                total += sum((pred[e] - y_true[b, i, j, e]) ** 2 for e in range(4))
+                count += 1
+        out[b] = total / count if count else 0.0
+    return out
+
+
+def cross_entropy(logits, label):
+    """Softmax cross-entropy of one logit vector and one class."""
+    logits = np.asarray(logits, np.float64)
+    top = logits.max()
+    return top + np.log(np.exp(logits - top).sum()) - logits[label]
+
+
+def detection_loss(y_true, y_pred, num_classes, random, hard, box_weight, pick):
+    """The detector's loss per image, one cell at a time.
+
+    Cross-entropy averaged over the mined cells (every object cell, the
+    `hard` background cells of highest loss, and `random` more background
+    cells), plus `box_weight` times `dense_box_loss` of the boxes (the
+    channels after the `num_classes` logits). Random negatives cannot be
+    reproduced: `pick` "low" takes the remaining background cells of lowest
+    loss, "high" those of highest, which bounds the true loss (equal when
+    `random` is 0 or covers every remaining background cell).
+    """
+    y_true = np.asarray(y_true, np.float64)
+    y_pred = np.asarray(y_pred, np.float64)
+    batch = y_true.shape[0]
+    background = num_classes - 1
+    out = np.zeros(batch)
+    for b in range(batch):
+        labels = y_true[b, ..., 6].reshape(-1).astype(int)
+        logits = y_pred[b, ..., :num_classes].reshape(len(labels), num_classes)
+        losses = [cross_entropy(logits[n], max(c, 0)) for n, c in enumerate(labels)]
+        chosen = [n for n, c in enumerate(labels) if 0 <= c < background]
+        negatives = [n for n, c in enumerate(labels) if c == background]
+        # Highest loss first, the first cell on ties (as `tf.math.top_k`).
+        by_loss = sorted(negatives, key=lambda n: (-losses[n], n))
+        chosen += by_loss[:hard]
+        rest = by_loss[hard:]
+        low = rest[max(len(rest) - random, 0) :] if random else []
+        chosen += low if pick == "low" else rest[:random]
+        out[b] = sum(losses[n] for n in chosen) / max(len(chosen), 1)
+    boxes = y_pred[..., num_classes:]
+    return out + box_weight * dense_box_loss(y_true[..., :6], boxes)
