@@ -15,18 +15,19 @@ from PIL import Image
 from overfeat_tf.demo import DEMO_SPLITS
 
 LIMIT = 40  # test scenes evaluated per split
-
-
-def _percent(text, label):
-    match = re.search(rf"\| {label} \| [^|]+ \| ([\d.]+)% / ([\d.]+)% \|", text)
-    assert match, text[-2000:]
-    return float(match.group(1)), float(match.group(2))
+# A table row: model, then "a% / b%" twice and "x / y" twice.
+ROW = re.compile(
+    r"^\| ([^|]+?) \| ([\d.]+)% / ([\d.]+)% \| ([\d.]+)% / ([\d.]+)% \| "
+    r"([\d.]+) / ([\d.]+) \| ([\d.]+) / ([\d.]+) \|$",
+    re.M,
+)
 
 
 @pytest.mark.slow
 def test_demo_end_to_end_short(tfds_dir, tmp_path):
     for _, dataset in DEMO_SPLITS:
         build(dataset, tfds_dir)
+    saved = tmp_path / "sm" / "fashion_demo"
     out = run_cli(
         "demo",
         "--out",
@@ -37,6 +38,10 @@ def test_demo_end_to_end_short(tfds_dir, tmp_path):
         tfds_dir,
         "--limit",
         str(LIMIT),
+        # The model beside the run's: the run's own export (the committed
+        # model's seven scales would take minutes), so both rows must agree.
+        "--committed",
+        str(saved),
         "--set",
         "train.epochs=1",
         "--set",
@@ -51,15 +56,22 @@ def test_demo_end_to_end_short(tfds_dir, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout
-    for step in range(1, 6):
-        assert f"[{step}/5]" in text
+    # Each stage says when it starts and ends.
+    for step in range(1, 8):
+        assert f"[{step}/7]" in text
+    assert text.count("      done in ") == 7
+    assert "(1 epochs of 6 steps)" in text  # --set over the quick schedule
     assert f"{LIMIT} classify, {LIMIT} localize, {LIMIT} detect" in text
-    top1, top5 = _percent(text, "classification")
+    rows = ROW.findall(text)
+    assert [r[0] for r in rows] == ["this run", str(saved / "1")], text[-2000:]
+    run_row, committed_row = rows
+    top1, top5, error1, error5 = map(float, run_row[1:5])
     assert 0 <= top1 <= top5 <= 100
-    error1, error5 = _percent(text, "localization")
     assert 0 <= error5 <= error1 <= 100
-    ap = re.search(r"\| detection \| AP50 [^|]+ \| ([\d.]+) / ([\d.]+) \|", text)
-    assert ap and all(0 <= float(v) <= 1 for v in ap.groups()), text[-2000:]
+    assert all(0 <= float(v) <= 1 for v in run_row[5:])
+    # The same SavedModel on the same scenes: the same numbers. Catches the
+    # second row evaluated on other scenes (or another split).
+    assert committed_row[1:] == run_row[1:]
     # The detector and the classifier each trained in the run folder.
     run = tmp_path / "run"
     # metrics.json holds what the table printed, and each step's seconds
@@ -70,10 +82,19 @@ def test_demo_end_to_end_short(tfds_dir, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert 100 * metrics["classify"]["top1"] == pytest.approx(top1, abs=0.051)
     assert 100 * metrics["localize"]["error_top1"] == pytest.approx(error1, abs=0.051)
-    assert round(metrics["detect"]["merge"]["AP50"], 3) == float(ap.group(1))
-    assert round(metrics["detect"]["nms"]["AP50"], 3) == float(ap.group(2))
+    assert round(metrics["detect"]["merge"]["AP50"], 3) == float(run_row[5])
+    assert round(metrics["detect"]["nms"]["AP50"], 3) == float(run_row[6])
+    assert metrics["committed"]["saved_model"] == str(saved / "1")
     stages = metrics["stages"]
-    assert list(stages) == ["classify", "detect", "export", "evaluate", "pictures"]
+    assert list(stages) == [
+        "datasets",
+        "classify",
+        "detect",
+        "export",
+        "evaluate",
+        "committed",
+        "pictures",
+    ]
     assert all(s > 0 for s in stages.values())
     assert sum(stages.values()) <= metrics["seconds"]
     assert (run / "model" / "model.keras").is_file()

@@ -16,6 +16,7 @@ import contextlib
 import io
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -128,7 +129,11 @@ def _truth(example) -> dict:
 
 
 def evaluate_detector(
-    detector, dataset, methods=("merge", "nms"), max_detections=MAX_DETECTIONS
+    detector,
+    dataset,
+    methods=("merge", "nms"),
+    max_detections=MAX_DETECTIONS,
+    progress: bool = False,
 ) -> dict:
     """AP of a detector on a dataset, post-processed by each method.
 
@@ -140,6 +145,7 @@ def evaluate_detector(
         dataset: `tf.data.Dataset` of TFDS examples (`image`, `objects`).
         methods: tuple of `"merge"` and / or `"nms"`.
         max_detections: int. Boxes kept per image (default COCO's 100).
+        progress: bool. A progress bar (Keras') of the images done.
 
     Returns:
         dict: per method a dict of `coco_ap`, plus `examples`, `seconds`.
@@ -163,6 +169,7 @@ def evaluate_detector(
     maps_fn = tf.function(detector.maps, reduce_retracing=True)
     truth, found = [], {m: [] for m in methods}
     start = time.perf_counter()
+    bar = _progress_bar(progress)
     for example in dataset:
         truth.append(_truth(example))
         h, w = truth[-1]["height"], truth[-1]["width"]
@@ -177,13 +184,18 @@ def evaluate_detector(
                     "classes": out["classes"][0, :n].numpy(),
                 }
             )
+        bar.update(len(truth))
     objects = detector.model.num_object_classes
     result = {m: coco_ap(truth, found[m], objects) for m in methods}
     result.update(examples=len(truth), seconds=time.perf_counter() - start)
     return result
 
 
-def signature_detections(detect, dataset) -> tuple[list, list]:
+def _progress_bar(progress: bool):
+    return keras.utils.Progbar(None, verbose=1 if progress else 0, unit_name="image")
+
+
+def signature_detections(detect, dataset, progress: bool = False) -> tuple[list, list]:
     """A SavedModel's `detect_images` signature run on every example.
 
     Args:
@@ -193,12 +205,14 @@ def signature_detections(detect, dataset) -> tuple[list, list]:
             exported settings apply, `max_detections` and `min_score`
             included.
         dataset: `tf.data.Dataset` of TFDS examples (`image`, `objects`).
+        progress: bool. A progress bar (Keras') of the images done.
 
     Returns:
         (ground truth, detections): per example, `coco_ap`'s dicts, the
         boxes in pixels of the image.
     """
     truth, found = [], []
+    bar = _progress_bar(progress)
     for example in dataset:
         truth.append(_truth(example))
         h, w = truth[-1]["height"], truth[-1]["width"]
@@ -211,21 +225,24 @@ def signature_detections(detect, dataset) -> tuple[list, list]:
                 "classes": out["detection_classes"][0, :n].numpy(),
             }
         )
+        bar.update(len(truth))
     return truth, found
 
 
-def evaluate_detect_signature(detect, dataset, num_classes: int) -> dict:
+def evaluate_detect_signature(
+    detect, dataset, num_classes: int, progress: bool = False
+) -> dict:
     """AP of a SavedModel's `detect_images` signature on a dataset.
 
     Args:
-        detect, dataset: as `signature_detections`.
+        detect, dataset, progress: as `signature_detections`.
         num_classes: int. Object classes.
 
     Returns:
         dict: `coco_ap`'s measures, plus `examples`, `seconds`.
     """
     start = time.perf_counter()
-    truth, found = signature_detections(detect, dataset)
+    truth, found = signature_detections(detect, dataset, progress)
     result = coco_ap(truth, found, num_classes)
     result.update(examples=len(truth), seconds=time.perf_counter() - start)
     return result
