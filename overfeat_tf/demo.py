@@ -21,8 +21,10 @@ The main job on a fresh machine, in about 10 minutes on 2 CPU cores:
 5. the committed `saved_models/fashion_demo`, the full recipe's model,
    evaluated the same way on the same scenes;
 6. one table of both, and contact sheets of annotated test scenes in
-   `<run dir>/pictures`; the measures and each stage's seconds also go to
-   `<run dir>/metrics.json`, to compare runs.
+   `<run dir>/pictures` (`overview.png` and, of the committed model,
+   `committed.png`: four localized and four detected scenes); the measures
+   and each stage's seconds also go to `<run dir>/metrics.json`, to compare
+   runs.
 
 By default the schedule is cut to fit the 10 minutes (`QUICK`: 8
 classifier epochs, 200 detector steps) and each test split to its first
@@ -96,6 +98,7 @@ QUICK = {
 }
 QUICK_LIMIT = 50  # test scenes per split in the quick demo
 PICTURES = 16  # test scenes per contact sheet
+OVERVIEW = 4  # localized and detected scenes in overview.png
 DRAWN_DETECTIONS = 6  # at most, per scene: the detection scenes hold 0-6 items
 METRICS_FILE = "metrics.json"  # in the run folder
 
@@ -233,48 +236,70 @@ def format_table(rows) -> str:
     return "\n".join(lines)
 
 
+def _annotated(signatures, data_dir, task, count, scale=2):
+    """Test scenes of `task` annotated by the SavedModel: its top-1 class
+    (classification), its best box (localization), its boxes scoring at
+    least a third of the best, six at most (detection); the true classes in
+    the captions. Returns (pictures, captions)."""
+    dataset = dict(DEMO_SPLITS)[task]
+    test, _ = load_split(dataset, "test", data_dir)
+    names = dataset_class_names(dataset, data_dir)
+    pictures, captions = [], []
+    for example in test.take(count):
+        image = example["image"].numpy()
+        if task == "classify":
+            out = signatures["classify_images"](images=tf.constant(image[None]))
+            guess = out["class_names"][0, 0].numpy().decode()
+            pictures.append(draw_boxes(image, scale=scale))
+            captions.append(f"{guess} ({names[int(example['label'])]})")
+            continue
+        out = signatures[f"{task}_images"](images=tf.constant(image[None]))
+        n = int(out["num_detections"][0])
+        scores = out["detection_scores"][0, :n].numpy()
+        if task == "localize":
+            keep = [0] if n else []
+        else:  # scores are sorted: the best boxes scoring a third of the top
+            keep = np.flatnonzero(scores >= scores[:1].max(initial=0) / 3)
+            keep = keep[:DRAWN_DETECTIONS]
+        pictures.append(
+            draw_boxes(
+                image,
+                out["detection_boxes"][0].numpy()[keep],
+                out["detection_classes"][0].numpy()[keep],
+                names,
+                scale=scale,
+            )
+        )
+        truth = example["objects"]["label"].numpy()
+        captions.append(", ".join(names[int(t)] for t in truth) or "(no item)")
+    return pictures, captions
+
+
 def _pictures(signatures, data_dir, out_dir, count=PICTURES):
-    """Contact sheets of test scenes annotated by the SavedModel: its top-1
-    class (classification), its best box (localization), its boxes scoring
-    at least a third of the best, six at most (detection); the true classes
-    in the captions."""
+    """Contact sheets of `count` annotated test scenes per task
+    (`<task>.png`, `_annotated`), and `overview.png` (`_overview`)."""
     os.makedirs(out_dir, exist_ok=True)
     written = []
-    for task, dataset in DEMO_SPLITS:
-        test, _ = load_split(dataset, "test", data_dir)
-        names = dataset_class_names(dataset, data_dir)
-        pictures, captions = [], []
-        for example in test.take(count):
-            image = example["image"].numpy()
-            if task == "classify":
-                out = signatures["classify_images"](images=tf.constant(image[None]))
-                guess = out["class_names"][0, 0].numpy().decode()
-                pictures.append(draw_boxes(image, scale=2))
-                captions.append(f"{guess} ({names[int(example['label'])]})")
-                continue
-            out = signatures[f"{task}_images"](images=tf.constant(image[None]))
-            n = int(out["num_detections"][0])
-            scores = out["detection_scores"][0, :n].numpy()
-            if task == "localize":
-                keep = [0] if n else []
-            else:  # scores are sorted: the best boxes scoring a third of the top
-                keep = np.flatnonzero(scores >= scores[:1].max(initial=0) / 3)
-                keep = keep[:DRAWN_DETECTIONS]
-            pictures.append(
-                draw_boxes(
-                    image,
-                    out["detection_boxes"][0].numpy()[keep],
-                    out["detection_classes"][0].numpy()[keep],
-                    names,
-                    scale=2,
-                )
-            )
-            truth = example["objects"]["label"].numpy()
-            captions.append(", ".join(names[int(t)] for t in truth) or "(no item)")
+    for task, _ in DEMO_SPLITS:
+        pictures, captions = _annotated(signatures, data_dir, task, count)
         file = os.path.join(out_dir, f"{task}.png")
         contact_sheet(pictures, columns=4, captions=captions).save(file)
         written.append(file)
-    return written
+    return [*written, _overview(signatures, data_dir, out_dir, "overview.png")]
+
+
+def _overview(signatures, data_dir, out_dir, name):
+    """`<out_dir>/<name>`: the first `OVERVIEW` localized and detected test
+    scenes at their own size, as the SavedModel's `signatures` annotate
+    them (`_annotated`)."""
+    pictures, captions = [], []
+    for task in ("localize", "detect"):
+        more, words = _annotated(signatures, data_dir, task, OVERVIEW, scale=1)
+        pictures += more
+        captions += words
+    file = os.path.join(out_dir, name)
+    contact_sheet(pictures, columns=OVERVIEW, captions=captions).save(file)
+    return file
 
 
 def run_demo(
@@ -381,6 +406,11 @@ def run_demo(
     with stage("pictures", f"Drawing test scenes into {pictures}"):
         signatures = load_saved_model(path).signatures
         metrics["pictures"] = _pictures(signatures, data_dir, pictures)
+        if metrics["committed"]:
+            committed_signatures = load_saved_model(committed_path).signatures
+            metrics["pictures"].append(
+                _overview(committed_signatures, data_dir, pictures, "committed.png")
+            )
     counts = ", ".join(f"{metrics[task]['examples']} {task}" for task, _ in DEMO_SPLITS)
     metrics.update(
         saved_model=path,

@@ -102,6 +102,14 @@ def test_demo_end_to_end_short(tfds_dir, tmp_path):
     for task, _ in DEMO_SPLITS:
         with Image.open(run / "pictures" / f"{task}.png") as picture:
             assert picture.width > 4 * 112 and picture.height > 4 * 112
+    # Four localized (128 px) and four detected (192 px) scenes, of each model.
+    assert metrics["pictures"][-2:] == [
+        str(run / "pictures" / "overview.png"),
+        str(run / "pictures" / "committed.png"),
+    ]
+    for name in ("overview.png", "committed.png"):
+        with Image.open(run / "pictures" / name) as picture:
+            assert picture.width >= 4 * 192 and picture.height >= 128 + 192
     # One SavedModel, every task's signatures, classify_bytes by default.
     version = tmp_path / "sm" / "fashion_demo" / "1"
     assert os.path.isfile(version / "saved_model.pb")
