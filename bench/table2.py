@@ -8,7 +8,7 @@ coarse and the fine stride, on a test split.
 One dense pass per image, scale, flip and stride; every row is a vote over
 those passes (`overfeat_tf.eval.classification`), equal to what
 `MultiScaleClassifier` (and the SavedModel) computes with that row's
-settings. Prints a Markdown table (the README's) and writes
+settings. Prints a Markdown table (docs/results.md's) and writes
 bench/results/table2.json.
 """
 

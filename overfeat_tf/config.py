@@ -237,7 +237,7 @@ def _accurate():
     # The paper's recipe (3.1) for the accurate model on ImageNet, its crops
     # sampled bilinearly from JPEGs read without a format check: a CPU host
     # then decodes and crops ImageNet's JPEGs fast enough for several GPUs
-    # (README, Training on GPUs).
+    # (docs/training.md, "Training on GPUs").
     config = Config(run=RunConfig(out_dir="runs/accurate"))
     config.data.antialias = False
     config.data.jpeg_only = True
@@ -271,7 +271,7 @@ def _fashion_small():
     # - the SavedModel votes over all six scales and flips (the default
     #   export): 60.9% test top-1 against 58.8% for the best single scale
     #   (the classifier of saved_models/fashion_demo/2, in the history;
-    #   bench/table2.py, README "Multi-scale classification").
+    #   bench/table2.py, docs/results.md "The paper's Table 2 on our data").
     return Config(
         model=ModelConfig(arch="small_accurate", num_classes=10),
         data=DataConfig(
@@ -316,7 +316,7 @@ def _fashion_localize():
     config.train.lr_decay_epochs = (14, 18)
     config.run.out_dir = "runs/fashion_localize"
     # Localization signatures: merge threshold 0.3, the best of three on the
-    # validation split; 4 scales, which did as well as 6 in the README's
+    # validation split; 4 scales, which did as well as 6 in docs/results.md's
     # table (bench/localization.py) at under half the cost.
     config.export = ExportConfig(scales=(0, 1, 2, 3), top_k=5, merge_threshold=0.3)
     return config
@@ -346,7 +346,7 @@ def _fashion_detect():
     #   IoU 0.5), and the box loss weighs 10x (its L2, in window units, was
     #   small beside the cross-entropy). From fashion_demo/4's classifier,
     #   through the SavedModels: test AP50 0.363 against that demo's 0.311,
-    #   validation 0.399 against 0.329 (README "Stray boxes").
+    #   validation 0.399 against 0.329 (docs/results.md "Stray boxes").
     # - Merge threshold 0.6: validation AP50 0.404 (AP 0.180), against 0.358
     #   (0.183) at 0.4 and 0.413 (0.167) at 0.8.
     # - Training length: on 1,500 training scenes (dataset 2.0.0), 32 epochs

@@ -164,7 +164,7 @@ def test_bad_arguments():
 
 
 def test_mixed_bfloat16_computes_in_bfloat16_and_agrees():
-    # The README's claim: under keras' "mixed_bfloat16" policy the network
+    # docs/design.md's claim: under keras' "mixed_bfloat16" policy the network
     # runs in bfloat16 and answers as float32 does. Catches layers pinned to
     # float32 (the policy silently ignored: no speed-up where bfloat16 has
     # hardware) and outputs left in bfloat16 (softmax rounding to 3 digits).
