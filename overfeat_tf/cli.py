@@ -6,13 +6,16 @@
     overfeat train classify --preset fashion_small --set train.epochs=3
     overfeat train localize --preset fashion_localize
     overfeat train detect --preset fashion_detect
+    overfeat train detect --preset neon_trees --data trees.csv --val-fraction 0.1
     overfeat evaluate --model runs/x/localize_single --dataset voc --split validation
     overfeat evaluate --model runs/neon_trees/detect --dataset neon_trees
+    overfeat evaluate --model saved_models/neon_trees --data trees.csv --json
     overfeat export --checkpoint runs/fashion_small --out saved_models/fashion
     overfeat predict --model saved_models/fashion photo.jpg
     overfeat import-weights net_weight_1 --arch accurate --out models/accurate
     overfeat features --model models/accurate --layer conv5 photo.jpg --out f.npy
     overfeat contact-sheet fashion_scenes/detection --out sheet.png
+    overfeat contact-sheet --data trees.csv --out sheet.png
 
 Each subcommand's flags are defined once, in an `add_<name>_args(parser)`
 function; the scripts in `pipelines/` run the same parser through `main`.
@@ -175,9 +178,14 @@ def run_features(args: argparse.Namespace) -> int:
 def add_contact_sheet_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Flags of `overfeat contact-sheet` / `pipelines/contact_sheet.py`."""
     parser.add_argument(
-        "dataset", help="TFDS name, e.g. fashion_scenes/detection or neon_trees"
+        "dataset",
+        nargs="?",
+        help="TFDS name, e.g. fashion_scenes/detection or neon_trees (or --data)",
     )
-    parser.add_argument("--split", default="train")
+    _add_data_args(parser)
+    parser.add_argument(
+        "--split", help="of --dataset (default train; --data: all its images)"
+    )
     parser.add_argument(
         "--count", type=_positive_int, default=16, help="examples to show"
     )
@@ -194,12 +202,67 @@ def run_contact_sheet(args: argparse.Namespace) -> int:
     """Runs `overfeat contact-sheet`; returns the exit code."""
     from overfeat_tf.data.inspect import dataset_contact_sheet
 
+    _check_data_flags(args)
     sheet = dataset_contact_sheet(
-        args.dataset, args.split, args.count, args.columns, args.scale, args.data_dir
-    )
+        args.dataset, args.split or "train", args.count, args.columns, args.scale,
+        args.data_dir, args.data, args.images,
+    )  # fmt: skip
     sheet.save(args.out)
-    print(f"{args.count} examples of {args.dataset} [{args.split}] -> {args.out}")
+    split = "all" if args.data else args.split or "train"
+    print(
+        f"{args.count} examples of {args.dataset or args.data} [{split}] -> {args.out}"
+    )
     return 0
+
+
+def _check_data_flags(args):
+    """Refuses `--split` with `--data` (all its images are read) and
+    `--images` without it, rather than ignore them."""
+    if args.data and args.split is not None:
+        raise ValueError(
+            f"--split {args.split} names a split of a TFDS --dataset; --data "
+            "reads every image of its annotations. To score a run's held-out "
+            "images: --dataset <data.dataset of its config.yaml> --split "
+            "validation (docs/own_data.md)."
+        )
+    if args.images and not args.data:
+        raise ValueError(
+            f"--images {args.images} says where --data's images are; no --data."
+        )
+
+
+def _add_data_args(parser, validation: bool = False):
+    """`--data` and `--images` (and, for training, the validation split's
+    flags): annotations of one's own, docs/own_data.md."""
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        help="your own annotations: a DeepForest .csv, a COCO .json, a folder "
+        "of Pascal VOC .xml, or (train classify) a folder of class folders",
+    )
+    parser.add_argument(
+        "--images", metavar="DIR", help="where --data's image paths start "
+        "(default: beside the annotations)"
+    )  # fmt: skip
+    if validation:
+        parser.add_argument(
+            "--val-data", metavar="PATH", help="annotations of the validation "
+            "images (default: --val-fraction of --data's images)"
+        )  # fmt: skip
+        parser.add_argument(
+            "--val-fraction", type=float, metavar="F", help="share of --data's "
+            "images held out for validation, whole images (default 0.1; 0: "
+            "validate on the training images)"
+        )  # fmt: skip
+
+
+# Flags of `overfeat train` that set config keys (they win over --set).
+_DATA_KEYS = (
+    ("data", "data.data_path"),
+    ("images", "data.images_dir"),
+    ("val_data", "data.val_data"),
+    ("val_fraction", "data.val_fraction"),
+)
 
 
 def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -211,17 +274,32 @@ def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", help="YAML config file (may name a preset: key)")
     _add_set_arg(parser, "override one value, e.g. --set train.epochs=3 (repeatable)")
+    _add_data_args(parser, validation=True)
     return parser
 
 
 def resolve_config(args: argparse.Namespace):
-    """The config that `--preset`, `--config` and `--set` describe."""
+    """The config that `--preset`, `--config`, `--set` and the data flags
+    (`--data`: `data.data_path`, ...) describe."""
     from overfeat_tf.config import Config, apply_overrides, get_config, load_config
 
+    if (
+        getattr(args, "val_data", None)
+        and getattr(args, "val_fraction", None) is not None
+    ):
+        raise ValueError(
+            "--val-data names the validation images, --val-fraction holds "
+            "some of --data's out: one of them."
+        )
     config = get_config(args.preset) if args.preset else Config()
     if args.config:
         config = load_config(args.config, base=config)
-    return apply_overrides(config, args.set)
+    flags = [
+        f"{key}={getattr(args, name)}"
+        for name, key in _DATA_KEYS
+        if getattr(args, name, None) is not None
+    ]
+    return apply_overrides(config, [*args.set, *flags])
 
 
 def _run_train(args, function, describe) -> int:
@@ -247,7 +325,9 @@ def run_train_detect(args: argparse.Namespace) -> int:
     from overfeat_tf.train import train_detector
 
     return _run_train(
-        args, train_detector, lambda c: f"the detector on {c.data.dataset}"
+        args,
+        train_detector,
+        lambda c: f"the detector on {c.data.data_path or c.data.dataset}",
     )
 
 
@@ -256,7 +336,9 @@ def run_train_classify(args: argparse.Namespace) -> int:
     from overfeat_tf.train import train_classifier
 
     return _run_train(
-        args, train_classifier, lambda c: f"{c.model.arch} on {c.data.dataset}"
+        args,
+        train_classifier,
+        lambda c: f"{c.model.arch} on {c.data.data_path or c.data.dataset}",
     )
 
 
@@ -374,13 +456,17 @@ def run_batch_predict(args: argparse.Namespace) -> int:
 def add_evaluate_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Flags of `overfeat evaluate` / `pipelines/evaluate.py`."""
     parser.add_argument(
-        "--model", required=True, help="a detector's or localizer's model or run folder"
-    )
-    parser.add_argument(
-        "--dataset", required=True, help="TFDS dataset with objects, e.g. "
-        "fashion_scenes/localization"
+        "--model", required=True, help="a detector's or localizer's model or run "
+        "folder, or its export (saved_models/<name>)"
     )  # fmt: skip
-    parser.add_argument("--split", default="test")
+    parser.add_argument(
+        "--dataset", help="TFDS dataset with objects, e.g. "
+        "fashion_scenes/localization (or --data)"
+    )  # fmt: skip
+    _add_data_args(parser)
+    parser.add_argument(
+        "--split", help="of --dataset (default test; --data: all its images)"
+    )
     parser.add_argument("--data-dir", help="TFDS data dir (default: TFDS' own)")
     parser.add_argument("--limit", type=_positive_int, help="first N examples only")
     parser.add_argument(
@@ -404,10 +490,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from overfeat_tf.eval import evaluate_model_dir
     from overfeat_tf.eval.model_dir import format_evaluation, run_export_config
 
+    if (args.dataset is None) == (args.data is None):
+        raise ValueError("name a TFDS --dataset or your own --data, one of them.")
+    _check_data_flags(args)
     export = run_export_config(args.model, args.set)
     result = evaluate_model_dir(
-        args.model, args.dataset, args.split, args.data_dir, export, args.limit,
-        args.task,
+        args.model, args.dataset, args.split or "test", args.data_dir, export,
+        args.limit, args.task, args.data, args.images,
     )  # fmt: skip
     print(json.dumps(result) if args.json else format_evaluation(result))
     return 0

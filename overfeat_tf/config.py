@@ -45,6 +45,17 @@ class DataConfig:
     dataset: str = "imagenet2012"  # any TFDS dataset with `image` and `label`
     data_dir: str | None = None  # TFDS data dir (None: TFDS' default)
     manual_dir: str | None = None  # imagenet2012: folder with the ILSVRC tars
+    # Your own annotated images (overfeat_tf.data.own_data, docs/own_data.md):
+    # a DeepForest CSV, a COCO JSON file, a folder of Pascal VOC XML files or
+    # a folder of class folders. When set, training uses the TFDS dataset
+    # built from it in data_dir (built once, found again while its content
+    # is unchanged) in place of `dataset`, `train_split` and `eval_split`.
+    data_path: str | None = None
+    images_dir: str | None = None  # where its image paths start (default: beside it)
+    val_data: str | None = None  # annotations of the validation images
+    # Without val_data: the share of data_path's images held out for
+    # validation, whole images (0: train and validate on all of them).
+    val_fraction: float = 0.1
     train_split: str = "train"
     eval_split: str = "validation"
     resize_short: int = 256  # paper 3.1: the shorter side is resized to 256
@@ -152,7 +163,9 @@ class DetectConfig:
     # classifier into a detector (one more class, background, the last) and
     # fine-tunes it with its box regressor densely on whole images; writes to
     # <run.out_dir>/detect. Cell labels: `overfeat_tf.ops.boxes.detection_labels`.
-    init_from: str | None = None  # classifier model or run folder; None: run.out_dir
+    # A classifier's (or detector's) model or run folder, or an export
+    # (saved_models/neon_trees: fine-tune the tree detector); None: run.out_dir.
+    init_from: str | None = None
     regressor: str = "single"  # "single" or "per_class"
     train_features: bool = True  # detection fine-tunes the feature layers too
     scales: tuple | None = None  # training scales (spec indices); None: all

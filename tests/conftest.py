@@ -24,6 +24,7 @@ LONGEST_FIRST = [
     "tests/data/test_datasets.py",
     "tests/train/test_detect_training.py",
     "tests/train/test_localize_training.py",
+    "tests/train/test_own_data_training.py",
     "tests/train/test_precision.py",
     "tests/serving/test_localize_export.py",
     "tests/test_cli.py",

@@ -514,9 +514,16 @@ def eval_dataset(ds, window: int, resize_short: int, batch_size: int):
 
 
 def _boxes_labels(example):
-    """Ground-truth boxes (normalised) and labels of a TFDS example with `objects`."""
+    """Ground-truth boxes (normalised) and labels of a TFDS example with
+    `objects`, without COCO's crowd regions (`is_crowd`, where the dataset
+    has it): a crowd box outlines many objects, not one to learn."""
     objects = example["objects"]
-    return tf.cast(objects["bbox"], tf.float32), tf.cast(objects["label"], tf.int32)
+    boxes = tf.cast(objects["bbox"], tf.float32)
+    labels = tf.cast(objects["label"], tf.int32)
+    if "is_crowd" in objects:
+        keep = tf.logical_not(tf.cast(objects["is_crowd"], tf.bool))
+        boxes, labels = tf.boolean_mask(boxes, keep), tf.boolean_mask(labels, keep)
+    return boxes, labels
 
 
 def localization_dataset(

@@ -2,6 +2,7 @@
 
 from overfeat_tf.eval.classification import Vote, vote_table
 from overfeat_tf.eval.detection import (
+    box_precision_recall,
     coco_ap,
     evaluate_detect_signature,
     evaluate_detector,
@@ -18,6 +19,7 @@ from overfeat_tf.eval.model_dir import evaluate_model_dir
 
 __all__ = [
     "Vote",
+    "box_precision_recall",
     "coco_ap",
     "evaluate_detect_signature",
     "evaluate_detector",

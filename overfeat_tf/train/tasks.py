@@ -64,15 +64,69 @@ def dataset_class_names(dataset: str, data_dir=None) -> list[str] | None:
     return None
 
 
+def _is_export(folder) -> bool:
+    from overfeat_tf.serving.export import saved_model_path
+
+    try:
+        saved_model_path(folder)
+    except ValueError:
+        return False
+    return True
+
+
 def _init_folder(option: str, value, out_dir) -> str:
-    """The classifier (or detector) model folder a task starts from."""
+    """The classifier (or detector) a task starts from: a model or run folder,
+    or an export (`saved_models/<name>`: the committed tree detector, say,
+    fine-tuned on trees of one's own)."""
     folder = find_model_dir(value or out_dir)
-    if not os.path.isfile(os.path.join(folder, "model.keras")):
+    if not os.path.isfile(os.path.join(folder, "model.keras")) and not _is_export(
+        folder
+    ):
         raise ValueError(
             f"{option}: no classification model in {folder!r}. Train one first "
-            "(`overfeat train classify`) or name a model or run folder."
+            "(`overfeat train classify`) or name a model or run folder, or an "
+            "export."
         )
     return folder
+
+
+def _load_init(folder):
+    """(`OverFeat`, class names or None) of `_init_folder`'s folder."""
+    if os.path.isfile(os.path.join(folder, "model.keras")):
+        return load_model_dir(folder)
+    from overfeat_tf.serving.export import load_exported_network
+
+    return tuple(load_exported_network(folder)[:2])
+
+
+def check_class_names(option, folder, model_names, data_names, dataset):
+    """Refuses to train on from a model whose class columns (or per-class
+    regressors) are kept but stand for other classes than the data's.
+
+    The columns are kept by position: class i of the data trains the
+    model's class i. So the names must be the same, in the same order (case
+    aside). Nothing to check when either side's names are unknown.
+
+    Raises:
+        ValueError: naming both lists and what to do.
+    """
+    if not model_names or not data_names:
+        return
+    model_names, data_names = list(model_names), list(data_names)
+    if [n.lower() for n in model_names] == [n.lower() for n in data_names]:
+        return
+    same_set = sorted(n.lower() for n in model_names) == sorted(
+        n.lower() for n in data_names
+    )
+    how = "the same classes in another order" if same_set else "other classes"
+    raise ValueError(
+        f"{option}: {folder} was trained on the classes {model_names}, the "
+        f"data ({dataset}) has {data_names}: {how}. Its class columns would be "
+        "kept by position, each trained as another class. Name the data's "
+        "classes as the model's (in the annotations: a dataset of your own "
+        "numbers its classes in sorted order), or start from a model of "
+        "another number of classes (a new class layer)."
+    )
 
 
 def training_model(model) -> keras.Model:
@@ -297,7 +351,17 @@ class LocalizeTask:
         return os.path.join(config.run.out_dir, f"localize_{config.localize.regressor}")
 
     def build(self, config):
-        base, _ = load_model_dir(self.init_folder)
+        base, names = _load_init(self.init_folder)
+        if names and base.background:
+            names = names[:-1]  # background, last: no boxes of its own
+        if config.localize.regressor == "per_class":
+            # Each class's regressor trains on the boxes of the data's class
+            # of that number.
+            check_class_names(
+                "localize.init_from", self.init_folder, names,
+                dataset_class_names(config.data.dataset, config.data.data_dir),
+                config.data.dataset,
+            )  # fmt: skip
         config.model.arch, config.model.num_classes = base.spec.name, base.num_classes
         model = with_regressor(base, config.localize.regressor)
         trainer = DenseTrainer(model, config.localize.train_features)
@@ -552,7 +616,7 @@ class DetectTask(LocalizeTask):
                 f"detect.regressor must be one of {REGRESSORS}. "
                 f"Received: {det.regressor!r}"
             )
-        self._base, _ = load_model_dir(self.init_folder)
+        self._base, base_names = _load_init(self.init_folder)
         spec = self._base.spec
         stride = geometry.fine_stride(spec)
         for side in det.scale_sides or ():
@@ -577,6 +641,14 @@ class DetectTask(LocalizeTask):
             raise ValueError(
                 f"{config.data.dataset} has no `objects` with a `label` to detect."
             )
+        objects = self._base.num_object_classes
+        if base_names and self._base.background:
+            base_names = base_names[:-1]  # background, last
+        if len(self.object_names) == objects:  # `as_detector` keeps the columns
+            check_class_names(
+                "detect.init_from", self.init_folder, base_names,
+                self.object_names, config.data.dataset,
+            )  # fmt: skip
 
     def out_dir(self, config) -> str:
         return os.path.join(config.run.out_dir, "detect")

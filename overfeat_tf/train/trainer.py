@@ -34,6 +34,7 @@ import keras
 import tensorflow as tf
 
 from overfeat_tf.config import Config, save_config
+from overfeat_tf.data.own_data import use_own_data
 from overfeat_tf.data.pipeline import load_split
 from overfeat_tf.model_dir import save_model_dir
 from overfeat_tf.models import policy_scope, with_policy
@@ -183,6 +184,9 @@ def train(config: Config, task, callbacks=()) -> dict:
     strategy = make_strategy(config.distribute.strategy, config.distribute.cpu_devices)
     train_config = config.train
     data = config.data
+    # Annotations of one's own (data.data_path): checked and built into a
+    # TFDS dataset before anything else, which `data.dataset` then names.
+    use_own_data(config, task.name)
     raw_train, n_train = load_split(
         data.dataset,
         data.train_split,
